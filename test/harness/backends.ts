@@ -1,0 +1,60 @@
+/**
+ * Which database backends the local Neon endpoint is tested against.
+ *
+ * - `pglite`: embedded PGlite, always available (a laptop with only Node 22 has it).
+ * - `postgres`: a real PostgreSQL server, from LOCAL_POSTGRES_URL or the machine's default
+ *   postgresql://postgres@127.0.0.1:5432/postgres. When it cannot be reached the suites for it are
+ *   skipped with a message saying so, except in CI (CI=true), where that is a failure: CI must
+ *   always cover both backends.
+ */
+import pg from "pg";
+
+export type BackendName = "pglite" | "postgres";
+
+export const DEFAULT_POSTGRES_URL = "postgresql://postgres@127.0.0.1:5432/postgres";
+
+export function postgresAdminUrl(): string {
+  return process.env.LOCAL_POSTGRES_URL || process.env.TEST_POSTGRES_URL || DEFAULT_POSTGRES_URL;
+}
+
+let probe: Promise<string | null> | undefined;
+
+/** null when reachable, else the reason it is not. */
+export function probePostgres(): Promise<string | null> {
+  probe ??= (async () => {
+    const client = new pg.Client({ connectionString: postgresAdminUrl(), connectionTimeoutMillis: 3000 });
+    try {
+      await client.connect();
+      await client.query("select 1");
+      return null;
+    } catch (err) {
+      return `PostgreSQL not reachable at ${redact(postgresAdminUrl())}: ${(err as Error).message}`;
+    } finally {
+      await client.end().catch(() => {});
+    }
+  })();
+  return probe;
+}
+
+function redact(url: string): string {
+  return url.replace(/\/\/([^:@/]+):[^@/]*@/, "//$1:***@");
+}
+
+/**
+ * The backends to run a suite against, each with `skip` set to a reason when it is unavailable.
+ * TEST_BACKENDS=pglite,postgres narrows the list.
+ */
+export async function testBackends(): Promise<{ name: BackendName; skip: string | null }[]> {
+  const wanted = (process.env.TEST_BACKENDS ?? "pglite,postgres").split(",").map((s) => s.trim());
+  const out: { name: BackendName; skip: string | null }[] = [];
+  if (wanted.includes("pglite")) out.push({ name: "pglite", skip: null });
+  if (wanted.includes("postgres")) {
+    const reason = await probePostgres();
+    if (reason && process.env.CI === "true") {
+      throw new Error(`CI must test the real-Postgres backend, but ${reason}`);
+    }
+    if (reason) console.warn(`[skip] postgres backend: ${reason}`);
+    out.push({ name: "postgres", skip: reason });
+  }
+  return out;
+}
