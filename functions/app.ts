@@ -1,0 +1,62 @@
+import { OpenAPIHono } from "@hono/zod-openapi";
+import { bodyLimit } from "hono/body-limit";
+import { cors } from "hono/cors";
+import { secureHeaders } from "hono/secure-headers";
+import type { AppEnv } from "./context";
+import { errorResponse, notFound, onError } from "./errors";
+import { registerHealth } from "./health/get";
+import { registerJobs } from "./jobs/receiver";
+import { init } from "./middleware/init";
+
+export const MAX_BODY_BYTES = 256 * 1024;
+
+export function createApp() {
+  const app = new OpenAPIHono<AppEnv>({
+    // zod validation failures answer with the error model, not Hono's default body.
+    defaultHook: (result, c) => {
+      if (!result.success) {
+        return errorResponse(c, "bad_request", "Invalid request", result.error.issues.map(issueOf));
+      }
+    },
+  });
+  app.use("*", init);
+  app.use("*", secureHeaders());
+  app.use(
+    "*",
+    cors({
+      origin: (origin, c) => {
+        const allowed =
+          c
+            .get("env")
+            ?.CORS_ORIGINS.split(",")
+            .map((s: string) => s.trim()) ?? [];
+        return allowed.includes(origin) ? origin : null;
+      },
+      allowHeaders: ["Authorization", "Content-Type", "X-Request-Id"],
+      exposeHeaders: ["X-Request-Id", "RateLimit-Remaining", "Retry-After"],
+      maxAge: 600,
+    }),
+  );
+  app.use(
+    "*",
+    bodyLimit({
+      maxSize: MAX_BODY_BYTES,
+      onError: (c) => errorResponse(c, "payload_too_large", `Request body over ${MAX_BODY_BYTES} bytes`),
+    }),
+  );
+
+  registerHealth(app);
+  registerJobs(app);
+
+  app.doc31("/openapi.json", {
+    openapi: "3.1.0",
+    info: { title: "FisioFlow Edge API", version: "0.1.0" },
+  });
+  app.notFound(notFound);
+  app.onError(onError);
+  return app;
+}
+
+function issueOf(i: { path: PropertyKey[]; message: string; code?: string }) {
+  return { path: i.path.map(String).join("."), message: i.message, code: i.code };
+}

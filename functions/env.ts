@@ -1,0 +1,56 @@
+import { z } from "zod";
+
+const url = z.url();
+const optionalString = z
+  .string()
+  .optional()
+  .transform((v) => (v === "" ? undefined : v));
+
+/**
+ * Every binding and secret the worker reads, parsed once per request at the entry. A bad value
+ * answers 500 `bad_environment` naming the key (never its value). `.dev.vars.example` mirrors this.
+ */
+export const EnvSchema = z.object({
+  ENVIRONMENT: z.enum(["development", "test", "staging", "production"]).default("development"),
+  /** Connection string of the app role (not the owner: RLS must apply). Pooled host on Neon. */
+  DATABASE_URL: z
+    .string()
+    .regex(/^postgres(ql)?:\/\//, "must be a postgresql:// connection string")
+    .refine((v) => !/pgbouncer=true/.test(v), "pgbouncer=true is not a Neon parameter; use the -pooler host"),
+  /** Local cloud only: where neon() sends queries (the local Neon endpoint's /sql). */
+  NEON_FETCH_ENDPOINT: url.optional(),
+  /** Local cloud only: host:port/path of the local Neon endpoint's WebSocket proxy. */
+  NEON_WS_PROXY: optionalString,
+  UPSTASH_REDIS_REST_URL: url.optional(),
+  UPSTASH_REDIS_REST_TOKEN: optionalString,
+  QSTASH_URL: url.optional(),
+  QSTASH_TOKEN: optionalString,
+  QSTASH_CURRENT_SIGNING_KEY: z.string().min(1),
+  QSTASH_NEXT_SIGNING_KEY: z.string().min(1),
+  /** Public base URL of this worker, when QStash reaches it through a URL other than the request's. */
+  PUBLIC_URL: url.optional(),
+  JWT_SECRET: z.string().min(32, "must be at least 32 characters").optional(),
+  JWKS_URL: url.optional(),
+  /** Comma-separated list of allowed browser origins. */
+  CORS_ORIGINS: z.string().default(""),
+  LOG_LEVEL: z.enum(["debug", "info", "warn", "error"]).default("info"),
+});
+
+export type Env = z.infer<typeof EnvSchema>;
+/** What the runtime hands us: strings (wrangler vars and secrets) or bindings. */
+export type RawEnv = Record<string, unknown>;
+
+export type EnvResult = { ok: true; env: Env } | { ok: false; keys: string[]; message: string };
+
+export function parseEnv(raw: RawEnv): EnvResult {
+  const parsed = EnvSchema.safeParse(raw);
+  if (parsed.success) {
+    if (!parsed.data.JWT_SECRET && !parsed.data.JWKS_URL) {
+      return { ok: false, keys: ["JWT_SECRET"], message: "JWT_SECRET or JWKS_URL must be set" };
+    }
+    return { ok: true, env: parsed.data };
+  }
+  const keys = [...new Set(parsed.error.issues.map((i) => String(i.path[0] ?? "?")))];
+  const message = parsed.error.issues.map((i) => `${String(i.path[0] ?? "?")}: ${i.message}`).join("; ");
+  return { ok: false, keys, message };
+}

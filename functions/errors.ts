@@ -1,0 +1,111 @@
+import type { Context } from "hono";
+import { HTTPException } from "hono/http-exception";
+import { z } from "zod";
+import type { AppEnv } from "./context";
+
+/** Every error code the API can answer with. Extend, never rename: clients switch on these. */
+export const ErrorCode = z.enum([
+  "bad_request",
+  "unauthorized",
+  "forbidden",
+  "not_found",
+  "method_not_allowed",
+  "conflict",
+  "slot_taken",
+  "payload_too_large",
+  "unprocessable_entity",
+  "rate_limited",
+  "bad_environment",
+  "service_unavailable",
+  "internal_server_error",
+]);
+export type ErrorCode = z.infer<typeof ErrorCode>;
+
+export const errorStatus: Record<ErrorCode, 400 | 401 | 403 | 404 | 405 | 409 | 413 | 422 | 429 | 500 | 503> =
+  {
+    bad_request: 400,
+    unauthorized: 401,
+    forbidden: 403,
+    not_found: 404,
+    method_not_allowed: 405,
+    conflict: 409,
+    slot_taken: 409,
+    payload_too_large: 413,
+    unprocessable_entity: 422,
+    rate_limited: 429,
+    bad_environment: 500,
+    service_unavailable: 503,
+    internal_server_error: 500,
+  };
+
+export const ErrorBody = z.object({
+  error: z.object({
+    code: ErrorCode,
+    message: z.string(),
+    request_id: z.string(),
+    details: z.unknown().optional(),
+  }),
+});
+export type ErrorBody = z.infer<typeof ErrorBody>;
+
+/** The one error type thrown at the HTTP edge. `message` is shown to the caller: keep secrets out. */
+export class ApiError extends Error {
+  readonly code: ErrorCode;
+  readonly details?: unknown;
+  constructor(code: ErrorCode, message: string, details?: unknown) {
+    super(message);
+    this.name = "ApiError";
+    this.code = code;
+    this.details = details;
+  }
+  get status() {
+    return errorStatus[this.code];
+  }
+}
+
+export function errorResponse(c: Context<AppEnv>, code: ErrorCode, message: string, details?: unknown) {
+  const body: ErrorBody = {
+    error: {
+      code,
+      message,
+      request_id: c.get("requestId") ?? "unknown",
+      ...(details === undefined ? {} : { details }),
+    },
+  };
+  return c.json(body, errorStatus[code]);
+}
+
+const httpCodes: Partial<Record<number, ErrorCode>> = {
+  400: "bad_request",
+  401: "unauthorized",
+  403: "forbidden",
+  404: "not_found",
+  405: "method_not_allowed",
+  409: "conflict",
+  413: "payload_too_large",
+  422: "unprocessable_entity",
+  429: "rate_limited",
+  503: "service_unavailable",
+};
+
+/** app.onError: ApiError and HTTPException answer as they say; anything else is a 500 that echoes
+ * nothing of the internals (the detail goes to the log line only). */
+export function onError(err: Error, c: Context<AppEnv>) {
+  if (err instanceof ApiError) return errorResponse(c, err.code, err.message, err.details);
+  if (err instanceof HTTPException) {
+    const code = httpCodes[err.status] ?? (err.status >= 500 ? "internal_server_error" : "bad_request");
+    return errorResponse(c, code, err.message || code.replaceAll("_", " "));
+  }
+  c.get("services")?.logger.error("unhandled_error", { error: err.name, message: err.message });
+  if (!c.get("services"))
+    console.error(JSON.stringify({ level: "error", msg: "unhandled_error", error: err.name }));
+  return errorResponse(
+    c,
+    "internal_server_error",
+    "Something went wrong. Quote the request_id when reporting it.",
+  );
+}
+
+export function notFound(c: Context<AppEnv>) {
+  return errorResponse(c, "not_found", `No route for ${c.req.method} ${new URL(c.req.url).pathname}`);
+}

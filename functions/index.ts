@@ -1,0 +1,5 @@
+import { createApp } from "./app";
+
+/** Cloudflare Workers entry. */
+const app = createApp();
+export default app;

@@ -1,0 +1,99 @@
+import type { OpenAPIHono } from "@hono/zod-openapi";
+import { Receiver } from "@upstash/qstash";
+import { jobs } from "../../jobs/registry";
+import { PermanentJobError } from "../../jobs/types";
+import type { AppEnv } from "../context";
+import { ApiError, errorResponse } from "../errors";
+import { claimMessage, completeMessage, releaseMessage } from "./idempotency";
+
+const JOB_NAME = /^[a-z][a-z0-9-]{0,62}$/;
+
+/**
+ * POST /jobs/:name, called by QStash only. The raw body is verified against Upstash-Signature
+ * (current and next signing keys, the URL QStash called, expiry), then parsed with the job's zod
+ * schema. A message id already completed answers 200 "skipped". Transient failures answer 500 so
+ * QStash retries; failures no retry can fix answer 200 with the reason, logged.
+ */
+export function registerJobs(app: OpenAPIHono<AppEnv>) {
+  app.post("/jobs/:name", async (c) => {
+    const { logger } = c.get("services");
+    const env = c.get("env");
+    const name = c.req.param("name");
+    const job = JOB_NAME.test(name) ? jobs[name] : undefined;
+
+    const signature = c.req.header("upstash-signature");
+    if (!signature) throw new ApiError("unauthorized", "Missing Upstash-Signature");
+    const body = await c.req.text();
+    const path = new URL(c.req.url).pathname;
+    const url = env.PUBLIC_URL ? new URL(path, env.PUBLIC_URL).toString() : c.req.url;
+    const receiver = new Receiver({
+      currentSigningKey: env.QSTASH_CURRENT_SIGNING_KEY,
+      nextSigningKey: env.QSTASH_NEXT_SIGNING_KEY,
+    });
+    try {
+      await receiver.verify({ signature, body, url });
+    } catch {
+      logger.warn("job_signature_rejected", { job: name });
+      throw new ApiError("unauthorized", "Invalid Upstash-Signature");
+    }
+    if (!job) throw new ApiError("not_found", `Unknown job ${name}`);
+
+    const messageId = c.req.header("upstash-message-id") ?? `unsigned-id-${crypto.randomUUID()}`;
+    const retried = Number(c.req.header("upstash-retried") ?? "0") || 0;
+    const scheduleId = c.req.header("upstash-schedule-id") ?? undefined;
+    const log = logger.child({ job: name, message_id: messageId, retried, schedule_id: scheduleId });
+
+    let payload: unknown;
+    try {
+      payload = body.trim() === "" ? {} : JSON.parse(body);
+    } catch {
+      log.error("job_payload_not_json");
+      return c.json({ status: "rejected", reason: "payload is not JSON" }, 200);
+    }
+    const parsed = job.payload.safeParse(payload);
+    if (!parsed.success) {
+      log.error("job_payload_invalid", { issues: parsed.error.issues.length });
+      return c.json({ status: "rejected", reason: "invalid payload", details: parsed.error.issues }, 200);
+    }
+
+    const { redis } = c.get("services");
+    const claim = await claimMessage(redis, name, messageId, log);
+    if (claim === "done") return c.json({ status: "skipped", reason: "message already processed" }, 200);
+    if (claim === "busy") {
+      // Another delivery of this message is running: answer non-2xx so QStash comes back later.
+      return errorResponse(c, "conflict", "This message is being processed by another delivery");
+    }
+
+    try {
+      const result = await job.run(
+        {
+          env,
+          services: c.get("services"),
+          messageId,
+          retried,
+          scheduleId,
+          waitUntil: (p) => {
+            try {
+              c.executionCtx.waitUntil(p);
+            } catch {
+              void p; // no execution context (Node tests): let it run
+            }
+          },
+        },
+        parsed.data,
+      );
+      await completeMessage(redis, name, messageId, result, log);
+      log.info("job_done", { status: result.status });
+      return c.json(result, 200);
+    } catch (err) {
+      if (err instanceof PermanentJobError) {
+        await completeMessage(redis, name, messageId, { status: "failed", reason: err.message }, log);
+        log.error("job_failed_permanently", { reason: err.message });
+        return c.json({ status: "failed", reason: err.message }, 200);
+      }
+      await releaseMessage(redis, name, messageId, log);
+      log.error("job_failed", { error: (err as Error).name, code: (err as { code?: string }).code });
+      throw err;
+    }
+  });
+}

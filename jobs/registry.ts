@@ -1,0 +1,7 @@
+import { heartbeat } from "./heartbeat";
+import type { JobDefinition } from "./types";
+
+/** Every job the worker can run at POST /jobs/:name. Schedules live in jobs/schedules. */
+export const jobs: Record<string, JobDefinition> = {
+  [heartbeat.name]: heartbeat,
+};
