@@ -1,0 +1,129 @@
+/**
+ * `npm run dev`: the whole local cloud and the worker in one command.
+ *
+ *   Neon endpoint (HTTP /sql + WebSocket /v1) → PGlite under .data/ or LOCAL_POSTGRES_URL
+ *   Upstash Redis REST                        → in-memory store or REDIS_URL
+ *   QStash                                    → in-process, signs deliveries with the dev keys
+ *   migrations, schedules:sync, then `wrangler dev` on PUBLIC_URL's port
+ *
+ * Ctrl-C stops everything. Configuration: .dev.vars.example, overridden by .dev.vars and env.
+ */
+import { type ChildProcess, spawn } from "node:child_process";
+import { existsSync } from "node:fs";
+import { migrate } from "../db/migrate";
+import { syncSchedules } from "../jobs/schedules/sync";
+import { LOCAL } from "./config";
+import { startNeonEndpoint } from "./neon";
+import { configureNeonForLocal } from "./neon/client";
+import { startQStash } from "./qstash";
+import { startUpstashRedis } from "./upstash-redis";
+import { loadDevVars } from "./vars";
+
+const t0 = Date.now();
+const vars = { ...loadDevVars(), ...pick(process.env) };
+const portOf = (u: string | undefined, fallback: number) =>
+  u ? Number(new URL(u).port) || fallback : fallback;
+const say = (line: string) => console.log(`[dev ${((Date.now() - t0) / 1000).toFixed(1)}s] ${line}`);
+
+const stops: (() => Promise<void>)[] = [];
+let worker: ChildProcess | undefined;
+let stopping = false;
+
+async function main() {
+  const neon = await startNeonEndpoint({
+    port: portOf(vars.NEON_FETCH_ENDPOINT, LOCAL.ports.neon),
+    postgresUrl: vars.LOCAL_POSTGRES_URL || undefined,
+    log: (l) => say(`neon: ${l}`),
+  });
+  stops.push(() => neon.close());
+  say(`Neon endpoint   ${neon.url} (${neon.backend})`);
+  configureNeonForLocal(neon);
+
+  const redis = await startUpstashRedis({
+    port: portOf(vars.UPSTASH_REDIS_REST_URL, LOCAL.ports.redis),
+    token: vars.UPSTASH_REDIS_REST_TOKEN,
+    redisUrl: vars.REDIS_URL || undefined,
+  });
+  stops.push(() => redis.close());
+  say(`Upstash Redis   ${redis.url} (${redis.backend})`);
+
+  const qstash = await startQStash({ port: portOf(vars.QSTASH_URL, LOCAL.ports.qstash) });
+  stops.push(() => qstash.close());
+  say(`QStash          ${qstash.url}`);
+
+  const ownerUrl = vars.DATABASE_OWNER_URL;
+  if (!ownerUrl) throw new Error("DATABASE_OWNER_URL is not set (.dev.vars.example has a local value)");
+  const m = await migrate(ownerUrl, { log: (l) => say(`migrate: ${l}`) });
+  say(`migrations      ${m.applied.length} applied, ${m.skipped.length} already there`);
+
+  const publicUrl = vars.PUBLIC_URL ?? `http://127.0.0.1:${LOCAL.ports.worker}`;
+  const port = portOf(publicUrl, LOCAL.ports.worker);
+  const envFiles = [".dev.vars.example", ".dev.vars"]
+    .filter((f) => existsSync(f))
+    .flatMap((f) => ["--env-file", f]);
+  worker = spawn(
+    process.execPath,
+    [
+      "node_modules/wrangler/bin/wrangler.js",
+      "dev",
+      "--ip",
+      "127.0.0.1",
+      "--port",
+      String(port),
+      ...envFiles,
+      "--show-interactive-dev-session=false",
+    ],
+    { stdio: ["ignore", "inherit", "inherit"], env: { ...process.env, WRANGLER_SEND_METRICS: "false" } },
+  );
+  worker.on("exit", (code) => {
+    if (!stopping) {
+      say(`wrangler dev exited (${code}); stopping`);
+      void shutdown(1);
+    }
+  });
+  await waitForHealth(`${publicUrl}/health`);
+  say(`Worker          ${publicUrl}  (try: curl ${publicUrl}/health)`);
+
+  const sync = await syncSchedules({ qstashUrl: qstash.url, qstashToken: qstash.token, publicUrl });
+  say(`schedules       ${sync.upserted.join(", ")} synced to local QStash`);
+  say("ready. Ctrl-C stops everything.");
+}
+
+async function waitForHealth(url: string, timeoutMs = 60_000) {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    try {
+      const res = await fetch(url);
+      if (res.status === 200 || res.status === 503) return;
+    } catch {
+      // not listening yet
+    }
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  throw new Error(`worker did not answer ${url} within ${timeoutMs / 1000}s`);
+}
+
+async function shutdown(code: number) {
+  if (stopping) return;
+  stopping = true;
+  say("stopping…");
+  if (worker && worker.exitCode === null) {
+    worker.kill("SIGTERM");
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  for (const stop of stops.reverse()) await stop().catch(() => {});
+  process.exit(code);
+}
+
+function pick(env: NodeJS.ProcessEnv): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(env)) if (v !== undefined && k === k.toUpperCase()) out[k] = v;
+  return out;
+}
+
+process.on("SIGINT", () => void shutdown(0));
+process.on("SIGTERM", () => void shutdown(0));
+main().catch(async (err) => {
+  console.error(`[dev] failed: ${(err as Error).message}`);
+  await shutdown(1);
+});

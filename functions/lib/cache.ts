@@ -1,0 +1,45 @@
+import type { Redis } from "@upstash/redis/cloudflare";
+import type { Logger } from "./logger";
+
+/**
+ * Read-through cache on Upstash Redis. Redis is an optimisation, never a dependency: when it is
+ * absent or failing, `load` runs and the request succeeds, with a logged warning.
+ */
+export interface Cache {
+  getOrLoad<T>(key: string, ttlSeconds: number, load: () => Promise<T>): Promise<T>;
+  invalidate(...keys: string[]): Promise<void>;
+}
+
+export function createCache(redis: Redis | null, logger: Logger, prefix = "cache:"): Cache {
+  const warn = (op: string, err: unknown) =>
+    logger.warn("cache_degraded", { op, error: (err as Error)?.name ?? "Error" });
+  return {
+    async getOrLoad<T>(key: string, ttlSeconds: number, load: () => Promise<T>): Promise<T> {
+      if (!redis) return load();
+      const k = prefix + key;
+      try {
+        const hit = await redis.get<{ v: T }>(k);
+        if (hit && typeof hit === "object" && "v" in hit) return hit.v;
+      } catch (err) {
+        warn("get", err);
+        return load();
+      }
+      const value = await load();
+      try {
+        // Wrapped so that null/false/0 are cached values too, distinct from a miss.
+        await redis.set(k, { v: value }, { ex: ttlSeconds });
+      } catch (err) {
+        warn("set", err);
+      }
+      return value;
+    },
+    async invalidate(...keys: string[]) {
+      if (!redis || keys.length === 0) return;
+      try {
+        await redis.del(...keys.map((k) => prefix + k));
+      } catch (err) {
+        warn("del", err);
+      }
+    },
+  };
+}

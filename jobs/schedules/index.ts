@@ -1,0 +1,19 @@
+/**
+ * The cron registry: which job runs when. `npm run schedules:sync` upserts these into QStash
+ * (schedule id = job name) and removes schedules of ours that are no longer listed. Cron is UTC.
+ */
+export interface ScheduleDefinition {
+  /** Job name: the schedule id and the path /jobs/<name>. */
+  name: string;
+  cron: string;
+  retries: number;
+  payload: Record<string, unknown>;
+}
+
+export const schedules: ScheduleDefinition[] = [
+  { name: "heartbeat", cron: "*/5 * * * *", retries: 3, payload: {} },
+];
+
+export function jobPath(name: string): string {
+  return `/jobs/${name}`;
+}

@@ -1,0 +1,104 @@
+/**
+ * Starts a whole local cloud for a test file: Neon endpoint (on the chosen backend, with a
+ * database of its own), Upstash Redis REST (in-memory), QStash, migrations, and the worker under
+ * `wrangler dev` (workerd) wired to all of them. Everything listens on ephemeral ports.
+ */
+import pg from "pg";
+import { unstable_dev } from "wrangler";
+import { migrate } from "../../db/migrate";
+import { LOCAL } from "../../dev/config";
+import { type NeonEndpoint, startNeonEndpoint } from "../../dev/neon";
+import { configureNeonForLocal } from "../../dev/neon/client";
+import { type QStashEmulator, startQStash } from "../../dev/qstash";
+import { startUpstashRedis, type UpstashRedisEmulator } from "../../dev/upstash-redis";
+import { type BackendName, postgresAdminUrl } from "./backends";
+
+export const TEST_JWT_SECRET = "test-jwt-secret-0123456789-0123456789-abcdef";
+
+export interface Cloud {
+  backend: BackendName;
+  database: string;
+  neon: NeonEndpoint;
+  redis: UpstashRedisEmulator;
+  qstash: QStashEmulator;
+  worker: Awaited<ReturnType<typeof unstable_dev>>;
+  workerUrl: string;
+  vars: Record<string, string>;
+  close(): Promise<void>;
+}
+
+export interface CloudOptions {
+  backend: BackendName;
+  vars?: Record<string, string>;
+  migrate?: boolean;
+}
+
+export async function startCloud(opts: CloudOptions): Promise<Cloud> {
+  const database = `fisioflow_t_${process.pid}_${Math.random().toString(36).slice(2, 8)}`;
+  const isPg = opts.backend === "postgres";
+  const neon = await startNeonEndpoint({
+    port: 0,
+    database,
+    postgresUrl: isPg ? postgresAdminUrl() : undefined,
+    dataDir: "memory://",
+  });
+  configureNeonForLocal(neon);
+  const redis = await startUpstashRedis({ port: 0 });
+  const qstash = await startQStash({ port: 0, retryBaseDelayMs: 50 });
+  if (opts.migrate !== false) await migrate(neon.connectionString("fisioflow_owner", database));
+
+  const vars: Record<string, string> = {
+    ENVIRONMENT: "test",
+    LOG_LEVEL: "warn",
+    DATABASE_URL: neon.connectionString("fisioflow_app", database),
+    NEON_FETCH_ENDPOINT: neon.sqlUrl,
+    NEON_WS_PROXY: neon.wsProxy,
+    UPSTASH_REDIS_REST_URL: redis.url,
+    UPSTASH_REDIS_REST_TOKEN: redis.token,
+    QSTASH_URL: qstash.url,
+    QSTASH_TOKEN: qstash.token,
+    QSTASH_CURRENT_SIGNING_KEY: qstash.currentSigningKey,
+    QSTASH_NEXT_SIGNING_KEY: qstash.nextSigningKey,
+    JWT_SECRET: TEST_JWT_SECRET,
+    CORS_ORIGINS: "http://localhost:5173",
+    ...opts.vars,
+  };
+  const worker = await unstable_dev("functions/index.ts", {
+    config: "wrangler.toml",
+    ip: "127.0.0.1",
+    port: 0,
+    vars,
+    logLevel: "error",
+    experimental: { disableExperimentalWarning: true },
+  });
+  const workerUrl = `http://${worker.address}:${worker.port}`;
+  return {
+    backend: opts.backend,
+    database,
+    neon,
+    redis,
+    qstash,
+    worker,
+    workerUrl,
+    vars,
+    async close() {
+      await worker.stop().catch(() => {});
+      await qstash.close().catch(() => {});
+      await redis.close().catch(() => {});
+      await neon.close().catch(() => {});
+      if (isPg) await dropDatabase(database);
+    },
+  };
+}
+
+export async function dropDatabase(database: string) {
+  const admin = new pg.Client({ connectionString: postgresAdminUrl() });
+  await admin.connect();
+  try {
+    await admin.query(`drop database if exists "${database}" with (force)`);
+  } finally {
+    await admin.end();
+  }
+}
+
+export { LOCAL };
