@@ -1,0 +1,617 @@
+import { createHash } from "node:crypto";
+import { type DeliveryResponse, deliver } from "./deliver";
+import { bodyFields, compact, randomId } from "./payload";
+import { signDelivery } from "./sign";
+import { DEFAULT_RETRIES, type PublishSpec } from "./spec";
+
+export interface EngineOptions {
+  currentSigningKey: string;
+  /** First retry waits this long; each next one twice as long (capped at a day). */
+  retryBaseDelayMs: number;
+  now: () => number;
+  log: (line: string) => void;
+}
+
+/** A message waiting for, or in the middle of, delivery. Delivered and dead ones are dropped. */
+interface StoredMessage {
+  messageId: string;
+  url: string;
+  spec: PublishSpec;
+  createdAt: number;
+  /** When the next attempt may start. */
+  dueAt: number;
+  notBefore?: number;
+  /** Attempts already made (sent as Upstash-Retried). */
+  retried: number;
+  scheduleId?: string;
+  queueName?: string;
+  /** Set while an attempt runs: at most one attempt per message at a time. */
+  inFlight?: AbortController;
+  /** A queued message holds its queue slot from its first attempt until it is done. */
+  started: boolean;
+  cancelled: boolean;
+  /** Callback messages get no callbacks of their own. */
+  isCallback: boolean;
+}
+
+interface DlqEntry {
+  seq: number;
+  dlqId: string;
+  message: StoredMessage;
+  failedAt: number;
+  response?: DeliveryResponse;
+  error?: string;
+}
+
+type EventState = "CREATED" | "ACTIVE" | "DELIVERED" | "ERROR" | "RETRY" | "FAILED" | "CANCELED";
+
+interface EventRecord {
+  seq: number;
+  time: number;
+  state: EventState;
+  message: StoredMessage;
+  nextDeliveryTime?: number;
+  error?: string;
+  responseStatus?: number;
+}
+
+interface QueueRecord {
+  name: string;
+  parallelism: number;
+  paused: boolean;
+  createdAt: number;
+  updatedAt: number;
+}
+
+export interface PublishResult {
+  messageId: string;
+  url: string;
+  deduplicated?: boolean;
+}
+
+/** Filters of the bulk and list endpoints (query parameters, all optional). */
+export type Filter = URLSearchParams;
+
+const DEDUP_WINDOW_MS = 10 * 60_000;
+const MAX_RETRY_DELAY_MS = 24 * 3_600_000;
+const DEFAULT_TIMEOUT_MS = 15 * 60_000;
+const MAX_EVENTS = 10_000;
+const DEFAULT_PAGE = 100;
+
+export class QStashEngine {
+  private readonly messages = new Map<string, StoredMessage>();
+  private readonly dlq = new Map<string, DlqEntry>();
+  private readonly dedup = new Map<string, { messageId: string; expiresAt: number }>();
+  private readonly events: EventRecord[] = [];
+  private readonly queues = new Map<string, QueueRecord>();
+  private readonly timers = new Set<NodeJS.Timeout>();
+  private readonly idleWaiters = new Set<{ resolve: () => void; reject: (error: Error) => void }>();
+  private seq = 0;
+  private closed = false;
+  /** Told when a message finishes: (scheduleId, messageId, outcome). */
+  onFinished?: (message: { scheduleId?: string; messageId: string }, outcome: "SUCCESS" | "FAIL") => void;
+
+  constructor(private readonly options: EngineOptions) {}
+
+  get now(): number {
+    return this.options.now();
+  }
+
+  // --- publishing -------------------------------------------------------------------------
+
+  publish(
+    url: string,
+    spec: PublishSpec,
+    extra: { scheduleId?: string; queueName?: string; isCallback?: boolean } = {},
+  ): PublishResult {
+    const now = this.now;
+    const dedupKey = this.dedupKey(url, spec);
+    if (dedupKey !== undefined) {
+      const previous = this.dedup.get(dedupKey);
+      if (previous && previous.expiresAt > now) {
+        return { messageId: previous.messageId, url, deduplicated: true };
+      }
+    }
+    const notBefore =
+      spec.notBefore ?? (spec.delayMs !== undefined && spec.delayMs > 0 ? now + spec.delayMs : undefined);
+    const message: StoredMessage = {
+      messageId: randomId("msg_"),
+      url,
+      spec,
+      createdAt: now,
+      dueAt: notBefore ?? now,
+      notBefore,
+      retried: 0,
+      scheduleId: extra.scheduleId,
+      queueName: extra.queueName,
+      started: false,
+      cancelled: false,
+      isCallback: extra.isCallback ?? false,
+    };
+    if (extra.queueName !== undefined && !this.queues.has(extra.queueName)) {
+      this.upsertQueue(extra.queueName, {});
+    }
+    if (dedupKey !== undefined) {
+      this.pruneDedup(now);
+      this.dedup.set(dedupKey, { messageId: message.messageId, expiresAt: now + DEDUP_WINDOW_MS });
+    }
+    this.messages.set(message.messageId, message);
+    this.record("CREATED", message);
+    this.schedulePump(message.dueAt - now);
+    return { messageId: message.messageId, url };
+  }
+
+  private dedupKey(url: string, spec: PublishSpec): string | undefined {
+    if (spec.deduplicationId !== undefined) return `id:${spec.deduplicationId}`;
+    if (!spec.contentBasedDeduplication) return undefined;
+    const hash = createHash("sha256");
+    hash.update(`${url}\n${spec.method}\n`);
+    for (const name of Object.keys(spec.header).sort())
+      hash.update(`${name}:${spec.header[name]!.join(",")}\n`);
+    hash.update(spec.body);
+    return `content:${hash.digest("hex")}`;
+  }
+
+  private pruneDedup(now: number): void {
+    for (const [key, entry] of this.dedup) if (entry.expiresAt <= now) this.dedup.delete(key);
+  }
+
+  // --- delivery ---------------------------------------------------------------------------
+
+  /** Starts an attempt for every message that is due and allowed by its queue / flow control. */
+  pump(): void {
+    if (this.closed) return;
+    const now = this.now;
+    const queueSlots = new Map<string, number>();
+    const flowSlots = new Map<string, number>();
+    for (const message of this.messages.values()) {
+      if (message.queueName !== undefined && message.started) {
+        queueSlots.set(message.queueName, (queueSlots.get(message.queueName) ?? 0) + 1);
+      }
+      const key = message.spec.flowControlKey;
+      if (key !== undefined && message.inFlight) flowSlots.set(key, (flowSlots.get(key) ?? 0) + 1);
+    }
+    for (const message of this.messages.values()) {
+      if (message.inFlight || message.cancelled || message.dueAt > now) continue;
+      if (message.queueName !== undefined && !message.started) {
+        const queue = this.queues.get(message.queueName);
+        const used = queueSlots.get(message.queueName) ?? 0;
+        if (queue?.paused || used >= (queue?.parallelism ?? 1)) continue;
+        queueSlots.set(message.queueName, used + 1);
+      }
+      const key = message.spec.flowControlKey;
+      if (key !== undefined && message.spec.parallelism !== undefined) {
+        const used = flowSlots.get(key) ?? 0;
+        if (used >= message.spec.parallelism) continue;
+        flowSlots.set(key, used + 1);
+      }
+      void this.attempt(message);
+    }
+  }
+
+  private async attempt(message: StoredMessage): Promise<void> {
+    const controller = new AbortController();
+    message.inFlight = controller;
+    message.started = true;
+    this.record("ACTIVE", message);
+    const { spec } = message;
+    const sendsBody = spec.method !== "GET" && spec.method !== "HEAD";
+    const body = sendsBody ? spec.body : Buffer.alloc(0);
+    let response: DeliveryResponse | undefined;
+    let error: string | undefined;
+    try {
+      const headers: Record<string, string | string[]> = {
+        ...spec.header,
+        "Upstash-Message-Id": message.messageId,
+        "Upstash-Retried": String(message.retried),
+        "Upstash-Signature": await signDelivery(this.options.currentSigningKey, message.url, body),
+        "User-Agent": "Upstash-QStash",
+      };
+      if (message.scheduleId !== undefined) headers["Upstash-Schedule-Id"] = message.scheduleId;
+      response = await deliver({
+        url: message.url,
+        method: spec.method,
+        headers,
+        body,
+        timeoutMs: spec.timeoutMs ?? DEFAULT_TIMEOUT_MS,
+        signal: controller.signal,
+      });
+    } catch (cause) {
+      error = (cause as Error).message;
+    }
+    message.inFlight = undefined;
+    if (this.closed) return;
+    const status = response?.status;
+    this.options.log(
+      `qstash: ${spec.method} ${message.url} ${message.messageId} retried=${message.retried} -> ${status ?? error}`,
+    );
+    if (message.cancelled) return this.finish(message);
+    if (status !== undefined && status >= 200 && status < 300) {
+      this.record("DELIVERED", message, { responseStatus: status });
+      if (spec.callback && !message.isCallback) this.publishCallback(spec.callback, message, response!, {});
+      this.onFinished?.(message, "SUCCESS");
+      return this.finish(message);
+    }
+    // QStash's opt-out of retries: 489 with Upstash-NonRetryable-Error: true goes straight to the DLQ.
+    const nonRetryable =
+      status === 489 &&
+      Object.entries(response!.header).some(
+        ([name, values]) => name.toLowerCase() === "upstash-nonretryable-error" && values[0] === "true",
+      );
+    error ??= `status ${status}`;
+    if (!nonRetryable && message.retried < spec.retries) {
+      const delay = this.retryDelay(message);
+      message.retried += 1;
+      message.dueAt = this.now + delay;
+      this.record("RETRY", message, { error, responseStatus: status, nextDeliveryTime: message.dueAt });
+      this.schedulePump(delay);
+      return;
+    }
+    this.record("FAILED", message, { error, responseStatus: status });
+    const entry = this.addToDlq(message, response, error);
+    if (spec.failureCallback && !message.isCallback) {
+      this.publishCallback(spec.failureCallback, message, response, { dlqId: entry.dlqId }, error);
+    }
+    this.onFinished?.(message, "FAIL");
+    this.finish(message);
+  }
+
+  private retryDelay(message: StoredMessage): number {
+    const custom = message.spec.retryDelay;
+    const delay = custom
+      ? custom(message.retried)
+      : this.options.retryBaseDelayMs * 2 ** Math.min(message.retried, 40);
+    return Math.min(Math.max(0, Math.round(delay)), MAX_RETRY_DELAY_MS);
+  }
+
+  /** QStash's callback / failure-callback message: a JSON report of the source delivery. */
+  private publishCallback(
+    url: string,
+    source: StoredMessage,
+    response: DeliveryResponse | undefined,
+    extra: Record<string, unknown>,
+    error?: string,
+  ): void {
+    const header =
+      source.spec.callback === url ? source.spec.callbackHeader : source.spec.failureCallbackHeader;
+    const report = compact({
+      status: response?.status ?? 0,
+      header: response?.header,
+      body: (response?.body ?? Buffer.from(error ?? "")).toString("base64"),
+      retried: source.retried,
+      maxRetries: source.spec.retries,
+      ...extra,
+      sourceMessageId: source.messageId,
+      url: source.url,
+      method: source.spec.method,
+      sourceHeader: source.spec.header,
+      sourceBody: source.spec.body.toString("base64"),
+      notBefore: source.notBefore,
+      createdAt: source.createdAt,
+      scheduleId: source.scheduleId,
+      callerIP: "127.0.0.1",
+    });
+    const spec: PublishSpec = {
+      method: "POST",
+      header: { ...header, "Content-Type": ["application/json"] },
+      body: Buffer.from(JSON.stringify(report)),
+      retries: DEFAULT_RETRIES,
+      contentBasedDeduplication: false,
+      callbackHeader: {},
+      failureCallbackHeader: {},
+      labels: [],
+    };
+    this.publish(url, spec, { isCallback: true });
+  }
+
+  private finish(message: StoredMessage): void {
+    this.messages.delete(message.messageId);
+    this.schedulePump(0);
+    if (this.messages.size === 0) {
+      for (const waiter of this.idleWaiters) waiter.resolve();
+      this.idleWaiters.clear();
+    }
+  }
+
+  private schedulePump(delayMs: number): void {
+    if (this.closed) return;
+    const timer = setTimeout(
+      () => {
+        this.timers.delete(timer);
+        this.pump();
+      },
+      Math.max(0, delayMs),
+    );
+    timer.unref();
+    this.timers.add(timer);
+  }
+
+  // --- messages ---------------------------------------------------------------------------
+
+  getMessage(messageId: string): Record<string, unknown> | undefined {
+    const message = this.messages.get(messageId);
+    return message && !message.cancelled ? messagePayload(message) : undefined;
+  }
+
+  /** Cancels pending messages; an attempt in flight is aborted and not retried. */
+  cancelMessages(match: (message: StoredMessage) => boolean): number {
+    let cancelled = 0;
+    for (const message of [...this.messages.values()]) {
+      if (message.cancelled || !match(message)) continue;
+      message.cancelled = true;
+      cancelled += 1;
+      this.record("CANCELED", message);
+      if (message.inFlight) message.inFlight.abort();
+      else this.finish(message);
+    }
+    return cancelled;
+  }
+
+  cancelById(messageId: string): number {
+    return this.cancelMessages((message) => message.messageId === messageId);
+  }
+
+  cancelByFilter(filter: Filter): number {
+    const ids = filter.getAll("messageIds");
+    if (ids.length > 0) return this.cancelMessages((message) => ids.includes(message.messageId));
+    return this.cancelMessages((message) => matchesFilter(message, filter));
+  }
+
+  // --- dead letter queue ------------------------------------------------------------------
+
+  private addToDlq(message: StoredMessage, response: DeliveryResponse | undefined, error: string): DlqEntry {
+    const seq = ++this.seq;
+    const entry: DlqEntry = {
+      seq,
+      dlqId: `${this.now}-${seq}`,
+      message,
+      failedAt: this.now,
+      response,
+      error,
+    };
+    this.dlq.set(entry.dlqId, entry);
+    return entry;
+  }
+
+  getDlq(dlqId: string): Record<string, unknown> | undefined {
+    const entry = this.dlq.get(dlqId);
+    return entry && dlqPayload(entry);
+  }
+
+  /** Newest first; the cursor is the sequence number of the last entry returned. */
+  listDlq(filter: Filter): { messages: Record<string, unknown>[]; cursor?: string } {
+    const page = this.dlqPage(filter);
+    return { messages: page.entries.map(dlqPayload), cursor: page.cursor };
+  }
+
+  deleteDlq(filter: Filter): { deleted: number; cursor?: string } {
+    const page = this.dlqPage(filter);
+    for (const entry of page.entries) this.dlq.delete(entry.dlqId);
+    return { deleted: page.entries.length, cursor: page.cursor };
+  }
+
+  deleteDlqById(dlqId: string): boolean {
+    return this.dlq.delete(dlqId);
+  }
+
+  /** Publishes the dead messages again (new message ids, attempts from zero). */
+  retryDlq(filter: Filter): { responses: PublishResult[]; cursor?: string } {
+    const page = this.dlqPage(filter);
+    const responses = page.entries.map((entry) => {
+      this.dlq.delete(entry.dlqId);
+      const { spec } = entry.message;
+      return this.publish(
+        entry.message.url,
+        {
+          ...spec,
+          deduplicationId: undefined,
+          contentBasedDeduplication: false,
+          delayMs: undefined,
+          notBefore: undefined,
+        },
+        { scheduleId: entry.message.scheduleId, queueName: entry.message.queueName },
+      );
+    });
+    return { responses, cursor: page.cursor };
+  }
+
+  private dlqPage(filter: Filter): { entries: DlqEntry[]; cursor?: string } {
+    const ids = filter.getAll("dlqIds");
+    if (ids.length > 0) {
+      return { entries: ids.map((id) => this.dlq.get(id)).filter((entry) => entry !== undefined) };
+    }
+    const count = pageSize(filter);
+    const cursor = Number(filter.get("cursor") ?? Number.POSITIVE_INFINITY);
+    const status = filter.get("responseStatus");
+    const matching = [...this.dlq.values()]
+      .reverse()
+      .filter(
+        (entry) =>
+          entry.seq < cursor &&
+          matchesFilter(entry.message, filter, entry.failedAt) &&
+          (status === null || String(entry.response?.status) === status),
+      );
+    const entries = matching.slice(0, count);
+    return { entries, cursor: matching.length > count ? String(entries.at(-1)!.seq) : undefined };
+  }
+
+  // --- events (logs) ----------------------------------------------------------------------
+
+  private record(state: EventState, message: StoredMessage, extra: Partial<EventRecord> = {}): void {
+    this.events.push({ seq: ++this.seq, time: this.now, state, message, ...extra });
+    if (this.events.length > MAX_EVENTS) this.events.splice(0, this.events.length - MAX_EVENTS);
+  }
+
+  listEvents(filter: Filter): { events: Record<string, unknown>[]; cursor?: string } {
+    const ids = filter.getAll("messageIds");
+    const state = filter.get("state");
+    const count = pageSize(filter);
+    const cursor = Number(filter.get("cursor") || Number.POSITIVE_INFINITY);
+    const matching = [...this.events]
+      .reverse()
+      .filter(
+        (event) =>
+          event.seq < cursor &&
+          (ids.length === 0 || ids.includes(event.message.messageId)) &&
+          (state === null || event.state === state) &&
+          matchesFilter(event.message, filter, event.time),
+      );
+    const page = matching.slice(0, count);
+    return {
+      events: page.map((event) =>
+        compact({
+          time: event.time,
+          state: event.state,
+          messageId: event.message.messageId,
+          url: event.message.url,
+          nextDeliveryTime: event.nextDeliveryTime,
+          error: event.error,
+          responseStatus: event.responseStatus,
+          header: Object.fromEntries(
+            Object.entries(event.message.spec.header).map(([name, values]) => [name, values.join(",")]),
+          ),
+          ...bodyFields(event.message.spec.body),
+          scheduleId: event.message.scheduleId,
+          queueName: event.message.queueName,
+          label: event.message.spec.labels[0],
+          labels: event.message.spec.labels.length > 0 ? event.message.spec.labels : undefined,
+        }),
+      ),
+      cursor: matching.length > count ? String(page.at(-1)!.seq) : undefined,
+    };
+  }
+
+  // --- queues -----------------------------------------------------------------------------
+
+  upsertQueue(name: string, settings: { parallelism?: number; paused?: boolean }): void {
+    const existing = this.queues.get(name);
+    const now = this.now;
+    this.queues.set(name, {
+      name,
+      parallelism: settings.parallelism ?? existing?.parallelism ?? 1,
+      paused: settings.paused ?? existing?.paused ?? false,
+      createdAt: existing?.createdAt ?? now,
+      updatedAt: now,
+    });
+    this.schedulePump(0);
+  }
+
+  getQueue(name: string): Record<string, unknown> | undefined {
+    const queue = this.queues.get(name);
+    if (!queue) return undefined;
+    let lag = 0;
+    for (const message of this.messages.values())
+      if (message.queueName === name && !message.started) lag += 1;
+    return { ...queue, lag };
+  }
+
+  listQueues(): Record<string, unknown>[] {
+    return [...this.queues.keys()].map((name) => this.getQueue(name)!);
+  }
+
+  deleteQueue(name: string): boolean {
+    return this.queues.delete(name);
+  }
+
+  // --- lifecycle --------------------------------------------------------------------------
+
+  get pendingCount(): number {
+    return this.messages.size;
+  }
+
+  idle(timeoutMs: number): Promise<void> {
+    if (this.messages.size === 0) return Promise.resolve();
+    return new Promise((resolve, reject) => {
+      const waiter = {
+        resolve: () => {
+          clearTimeout(timer);
+          resolve();
+        },
+        reject: (error: Error) => {
+          clearTimeout(timer);
+          reject(error);
+        },
+      };
+      const timer = setTimeout(() => {
+        this.idleWaiters.delete(waiter);
+        reject(
+          new Error(
+            `qstash emulator not idle after ${timeoutMs} ms: ${this.messages.size} message(s) pending`,
+          ),
+        );
+      }, timeoutMs);
+      this.idleWaiters.add(waiter);
+    });
+  }
+
+  close(): void {
+    this.closed = true;
+    for (const timer of this.timers) clearTimeout(timer);
+    this.timers.clear();
+    for (const message of this.messages.values()) message.inFlight?.abort();
+    for (const waiter of this.idleWaiters) waiter.reject(new Error("qstash emulator closed"));
+    this.idleWaiters.clear();
+  }
+}
+
+function pageSize(filter: Filter): number {
+  const count = Number(filter.get("count") ?? DEFAULT_PAGE);
+  return Number.isInteger(count) && count > 0 ? count : DEFAULT_PAGE;
+}
+
+/** The filter fields the bulk / list endpoints share (url, label, scheduleId, queueName, ...). */
+function matchesFilter(message: StoredMessage, filter: Filter, time?: number): boolean {
+  const anyOf = (name: string, value: string | undefined) => {
+    const wanted = filter.getAll(name);
+    return wanted.length === 0 || (value !== undefined && wanted.includes(value));
+  };
+  const from = filter.get("fromDate");
+  const to = filter.get("toDate");
+  const at = time ?? message.createdAt;
+  return (
+    anyOf("url", message.url) &&
+    anyOf("messageId", message.messageId) &&
+    anyOf("scheduleId", message.scheduleId) &&
+    anyOf("queueName", message.queueName) &&
+    anyOf("flowControlKey", message.spec.flowControlKey) &&
+    (filter.getAll("label").length === 0 || message.spec.labels.some((label) => anyOf("label", label))) &&
+    (!filter.get("host") || new URL(message.url).host === filter.get("host")) &&
+    (from === null || at >= Number(from)) &&
+    (to === null || at <= Number(to))
+  );
+}
+
+export function messagePayload(message: StoredMessage): Record<string, unknown> {
+  const { spec } = message;
+  return compact({
+    messageId: message.messageId,
+    url: message.url,
+    method: spec.method,
+    header: spec.header,
+    ...bodyFields(spec.body),
+    maxRetries: spec.retries,
+    retryDelayExpression: spec.retryDelayExpression,
+    notBefore: message.notBefore,
+    createdAt: message.createdAt,
+    callback: spec.callback,
+    failureCallback: spec.failureCallback,
+    queueName: message.queueName,
+    scheduleId: message.scheduleId,
+    callerIp: "127.0.0.1",
+    flowControlKey: spec.flowControlKey,
+    parallelism: spec.parallelism,
+    label: spec.labels[0],
+    labels: spec.labels.length > 0 ? spec.labels : undefined,
+  });
+}
+
+function dlqPayload(entry: DlqEntry): Record<string, unknown> {
+  return compact({
+    ...messagePayload(entry.message),
+    dlqId: entry.dlqId,
+    responseStatus: entry.response?.status,
+    responseHeader: entry.response?.header,
+    ...(entry.response ? bodyFields(entry.response.body, "responseBody") : {}),
+    error: entry.response ? undefined : entry.error,
+  });
+}

@@ -1,0 +1,151 @@
+import { parseDuration } from "./duration";
+import { compileRetryDelay, type RetryDelay } from "./retry-delay";
+
+/** What a publish (or a schedule, or one batch entry) asks for, read from its Upstash-* headers. */
+export interface PublishSpec {
+  method: string;
+  /** Headers delivered to the destination (Upstash-Forward-* without the prefix, and Content-Type),
+   * under canonical names, as QStash reports them: name → values. */
+  header: Record<string, string[]>;
+  body: Buffer;
+  retries: number;
+  retryDelayExpression?: string;
+  retryDelay?: RetryDelay;
+  /** Delay in ms (Upstash-Delay), relative to the publish time. */
+  delayMs?: number;
+  /** Absolute not-before in ms (Upstash-Not-Before, given in unix seconds). */
+  notBefore?: number;
+  timeoutMs?: number;
+  deduplicationId?: string;
+  contentBasedDeduplication: boolean;
+  callback?: string;
+  failureCallback?: string;
+  callbackHeader: Record<string, string[]>;
+  failureCallbackHeader: Record<string, string[]>;
+  labels: string[];
+  flowControlKey?: string;
+  parallelism?: number;
+  /** Upstash-Cron and Upstash-Schedule-Id, for schedules only. */
+  cron?: string;
+  scheduleId?: string;
+  /** Upstash-Queue-Name: the queue a schedule's messages go through. */
+  queueName?: string;
+}
+
+export class SpecError extends Error {}
+
+export const DEFAULT_RETRIES = 3;
+const METHODS = new Set(["GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS"]);
+
+/** "x-my-header" → "X-My-Header", as Go's http package canonicalizes names. */
+export function canonicalHeaderName(name: string): string {
+  return name
+    .toLowerCase()
+    .split("-")
+    .map((part) => part.charAt(0).toUpperCase() + part.slice(1))
+    .join("-");
+}
+
+function addHeader(target: Record<string, string[]>, name: string, value: string): void {
+  const key = canonicalHeaderName(name);
+  target[key] = [...(target[key] ?? []), value];
+}
+
+/** Parses the request headers (lower-case names) of a publish, batch entry or schedule. */
+export function parsePublishSpec(headers: Map<string, string>, body: Buffer): PublishSpec {
+  const header: Record<string, string[]> = {};
+  const callbackHeader: Record<string, string[]> = {};
+  const failureCallbackHeader: Record<string, string[]> = {};
+  for (const [name, value] of headers) {
+    if (name.startsWith("upstash-forward-")) addHeader(header, name.slice("upstash-forward-".length), value);
+    else if (name.startsWith("upstash-callback-forward-"))
+      addHeader(callbackHeader, name.slice("upstash-callback-forward-".length), value);
+    else if (name.startsWith("upstash-failure-callback-forward-"))
+      addHeader(failureCallbackHeader, name.slice("upstash-failure-callback-forward-".length), value);
+    else if (name === "content-type") addHeader(header, name, value);
+  }
+
+  const method = (headers.get("upstash-method") ?? "POST").toUpperCase();
+  if (!METHODS.has(method)) throw new SpecError(`invalid Upstash-Method: ${method}`);
+
+  const retriesText = headers.get("upstash-retries");
+  const retries = retriesText === undefined ? DEFAULT_RETRIES : Number(retriesText);
+  if (!Number.isInteger(retries) || retries < 0)
+    throw new SpecError(`invalid Upstash-Retries: ${retriesText}`);
+
+  const spec: PublishSpec = {
+    method,
+    header,
+    body,
+    retries,
+    contentBasedDeduplication: headers.get("upstash-content-based-deduplication") === "true",
+    callbackHeader,
+    failureCallbackHeader,
+    labels: [],
+  };
+
+  const delay = headers.get("upstash-delay");
+  if (delay !== undefined) {
+    spec.delayMs = parseDuration(delay);
+    if (spec.delayMs === undefined) throw new SpecError(`invalid Upstash-Delay: ${delay}`);
+  }
+  const notBefore = headers.get("upstash-not-before");
+  if (notBefore !== undefined) {
+    const seconds = Number(notBefore);
+    if (!Number.isFinite(seconds) || seconds < 0)
+      throw new SpecError(`invalid Upstash-Not-Before: ${notBefore}`);
+    spec.notBefore = seconds * 1000;
+  }
+  const timeout = headers.get("upstash-timeout");
+  if (timeout !== undefined) {
+    spec.timeoutMs = parseDuration(timeout);
+    if (spec.timeoutMs === undefined) throw new SpecError(`invalid Upstash-Timeout: ${timeout}`);
+  }
+  const retryDelay = headers.get("upstash-retry-delay");
+  if (retryDelay !== undefined) {
+    try {
+      spec.retryDelay = compileRetryDelay(retryDelay);
+      spec.retryDelayExpression = retryDelay;
+    } catch (error) {
+      throw new SpecError(`invalid Upstash-Retry-Delay: ${(error as Error).message}`);
+    }
+  }
+  spec.deduplicationId = headers.get("upstash-deduplication-id");
+  spec.callback = optionalUrl(headers, "upstash-callback");
+  spec.failureCallback = optionalUrl(headers, "upstash-failure-callback");
+  const label = headers.get("upstash-label");
+  if (label) spec.labels = label.split(",").map((part) => part.trim());
+  spec.flowControlKey = headers.get("upstash-flow-control-key");
+  const parallelism = /parallelism=(\d+)/.exec(headers.get("upstash-flow-control-value") ?? "")?.[1];
+  if (parallelism !== undefined) spec.parallelism = Number(parallelism);
+  spec.cron = headers.get("upstash-cron");
+  spec.scheduleId = headers.get("upstash-schedule-id");
+  spec.queueName = headers.get("upstash-queue-name");
+  return spec;
+}
+
+function optionalUrl(headers: Map<string, string>, name: string): string | undefined {
+  const value = headers.get(name);
+  if (value === undefined) return undefined;
+  if (!isHttpUrl(value)) throw new SpecError(`invalid ${canonicalHeaderName(name)}: ${value}`);
+  return value;
+}
+
+export function isHttpUrl(value: string): boolean {
+  try {
+    const url = new URL(value);
+    return url.protocol === "http:" || url.protocol === "https:";
+  } catch {
+    return false;
+  }
+}
+
+/** Node's IncomingHttpHeaders (or a batch entry's header object) as a lower-case map. */
+export function headerMap(headers: Record<string, string | string[] | undefined>): Map<string, string> {
+  const map = new Map<string, string>();
+  for (const [name, value] of Object.entries(headers)) {
+    if (value === undefined) continue;
+    map.set(name.toLowerCase(), Array.isArray(value) ? value.join(", ") : value);
+  }
+  return map;
+}
