@@ -85,7 +85,7 @@ async function main() {
   say(`Worker          ${publicUrl}  (try: curl ${publicUrl}/health)`);
 
   const sync = await syncSchedules({ qstashUrl: qstash.url, qstashToken: qstash.token, publicUrl });
-  say(`schedules       ${sync.upserted.join(", ")} synced to local QStash`);
+  say(`schedules       ${[...sync.upserted, ...sync.unchanged].join(", ")} in local QStash`);
   say("ready. Ctrl-C stops everything.");
 }
 

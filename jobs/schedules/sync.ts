@@ -13,6 +13,8 @@ export interface SyncOptions {
 
 export interface SyncReport {
   upserted: string[];
+  /** Already as the registry says: not touched. */
+  unchanged: string[];
   removed: string[];
 }
 
@@ -29,28 +31,40 @@ export async function syncSchedules(opts: SyncOptions): Promise<SyncReport> {
   }
   const client = new Client({ baseUrl: opts.qstashUrl, token: opts.qstashToken });
   const base = opts.publicUrl.replace(/\/+$/, "");
+  const existing = new Map((await client.schedules.list()).map((s) => [s.scheduleId, s]));
   const upserted: string[] = [];
+  const unchanged: string[] = [];
   for (const s of list) {
+    const destination = `${base}${jobPath(s.name)}`;
+    const body = JSON.stringify(s.payload);
+    const current = existing.get(s.name);
+    if (current && current.destination === destination && current.cron === s.cron && current.retries === s.retries && (current.body ?? "") === body) {
+      // Left as it is: QStash replaces a schedule on upsert, which would undo an operator's pause.
+      unchanged.push(s.name);
+      continue;
+    }
     await client.schedules.create({
       scheduleId: s.name,
-      destination: `${base}${jobPath(s.name)}`,
+      destination,
       cron: s.cron,
       retries: s.retries,
-      body: JSON.stringify(s.payload),
+      body,
       headers: { "Content-Type": "application/json" },
     });
+    // Keep a pause across a change of definition too.
+    if (current?.isPaused) await client.schedules.pause({ schedule: s.name });
     upserted.push(s.name);
-    log(`schedule ${s.name} (${s.cron} UTC) → ${base}${jobPath(s.name)}`);
+    log(`schedule ${s.name} (${s.cron} UTC) → ${destination}${current?.isPaused ? " (kept paused)" : ""}`);
   }
   const wanted = new Set(list.map((s) => s.name));
   const removed: string[] = [];
-  for (const existing of await client.schedules.list()) {
-    const ours = existing.destination.startsWith(`${base}/jobs/`);
-    if (ours && !wanted.has(existing.scheduleId)) {
-      await client.schedules.delete(existing.scheduleId);
-      removed.push(existing.scheduleId);
-      log(`removed stale schedule ${existing.scheduleId}`);
+  for (const current of existing.values()) {
+    const ours = current.destination.startsWith(`${base}/jobs/`);
+    if (ours && !wanted.has(current.scheduleId)) {
+      await client.schedules.delete(current.scheduleId);
+      removed.push(current.scheduleId);
+      log(`removed stale schedule ${current.scheduleId}`);
     }
   }
-  return { upserted, removed };
+  return { upserted, unchanged, removed };
 }

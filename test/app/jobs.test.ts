@@ -137,8 +137,12 @@ describe.skipIf(pglite.skip)("job receiver end to end (QStash emulator → worke
       destination: "http://127.0.0.1:9/x",
       cron: "0 0 * * *",
     });
+    await client.schedules.pause({ schedule: "heartbeat" });
     const second = await syncSchedules(opts);
     expect(second.removed).toEqual(["retired-job"]);
+    expect(second.unchanged).toEqual(["heartbeat"]);
+    expect((await client.schedules.get("heartbeat")).isPaused).toBe(true);
+    await client.schedules.resume({ schedule: "heartbeat" });
     const ids = (await client.schedules.list()).map((s) => s.scheduleId).sort();
     expect(ids).toEqual(["elsewhere", "heartbeat"]);
     const hb = await client.schedules.get("heartbeat");

@@ -1,0 +1,229 @@
+/**
+ * The embedded store's keyspace: typed values, expiry (lazy on access plus a periodic sweep, as
+ * Redis does), and the argument parsing and error strings every command family shares. Error
+ * messages are Redis 7.0's, byte for byte, because clients and tests match on them.
+ */
+import { RedisError } from "../reply";
+
+export type Value =
+  | { type: "string"; v: string }
+  | { type: "hash"; v: Map<string, string> }
+  | { type: "set"; v: Set<string> }
+  | { type: "zset"; v: Map<string, number> }
+  | { type: "list"; v: string[] };
+
+export type TypeName = Value["type"];
+
+/** The JS representation of each Redis type. */
+export interface ValueOf {
+  string: string;
+  hash: Map<string, string>;
+  set: Set<string>;
+  zset: Map<string, number>;
+  list: string[];
+}
+
+type Entry = { value: Value; expireAt: number | null };
+
+export const WRONGTYPE = "WRONGTYPE Operation against a key holding the wrong kind of value";
+export const NOT_INTEGER = "ERR value is not an integer or out of range";
+export const NOT_FLOAT = "ERR value is not a valid float";
+export const SYNTAX = "ERR syntax error";
+
+export function err(message: string): RedisError {
+  return new RedisError(message);
+}
+
+const INT_RE = /^-?(0|[1-9][0-9]*)$/;
+const INT64_MAX = 9223372036854775807n;
+const INT64_MIN = -9223372036854775808n;
+
+/** Redis' string2ll: strict decimal, no spaces or '+', within int64. */
+export function parseBigInt(s: string): bigint | null {
+  if (s.length > 20 || !INT_RE.test(s)) return null;
+  const n = BigInt(s);
+  return n > INT64_MAX || n < INT64_MIN ? null : n;
+}
+
+export function inInt64(n: bigint): boolean {
+  return n <= INT64_MAX && n >= INT64_MIN;
+}
+
+export function parseInt64(s: string, message = NOT_INTEGER): number {
+  const n = parseBigInt(s);
+  if (n === null) throw err(message);
+  return Number(n);
+}
+
+/** Redis' string2d: accepts what strtod accepts (incl. inf), rejects NaN, spaces and junk. */
+export function parseFloatArg(s: string, message = NOT_FLOAT): number {
+  const t = s.toLowerCase();
+  if (t === "inf" || t === "+inf" || t === "infinity" || t === "+infinity") return Number.POSITIVE_INFINITY;
+  if (t === "-inf" || t === "-infinity") return Number.NEGATIVE_INFINITY;
+  if (s === "" || /\s/.test(s) || !/^[+-]?(\d+\.?\d*|\.\d+)(e[+-]?\d+)?$/i.test(s)) throw err(message);
+  return Number(s);
+}
+
+/** C's printf("%.17g"), which Redis 7.0 uses for sorted-set scores. */
+export function formatScore(d: number): string {
+  if (d === Number.POSITIVE_INFINITY) return "inf";
+  if (d === Number.NEGATIVE_INFINITY) return "-inf";
+  if (d === 0) return Object.is(d, -0) ? "-0" : "0";
+  const [mant, expStr] = d.toExponential(16).split("e") as [string, string];
+  const exp = Number(expStr);
+  const strip = (x: string) => (x.includes(".") ? x.replace(/0+$/, "").replace(/\.$/, "") : x);
+  if (exp < -4 || exp >= 17) {
+    const e = Math.abs(exp);
+    return `${strip(mant)}e${exp < 0 ? "-" : "+"}${e < 10 ? `0${e}` : e}`;
+  }
+  return strip(d.toFixed(16 - exp));
+}
+
+/** INCRBYFLOAT/HINCRBYFLOAT print without exponent and trailing zeros (Redis' "%.17Lf" + trim). */
+export function formatIncrFloat(d: number): string {
+  const s = String(d);
+  if (!s.includes("e")) return s;
+  if (Math.abs(d) >= 1) return BigInt(Math.trunc(d)).toString();
+  return d.toFixed(20).replace(/0+$/, "").replace(/\.$/, "");
+}
+
+export class Db {
+  private readonly data = new Map<string, Entry>();
+
+  constructor(readonly now: () => number = Date.now) {}
+
+  private entry(key: string): Entry | undefined {
+    const e = this.data.get(key);
+    if (e && e.expireAt !== null && e.expireAt <= this.now()) {
+      this.data.delete(key);
+      return undefined;
+    }
+    return e;
+  }
+
+  exists(key: string): boolean {
+    return this.entry(key) !== undefined;
+  }
+
+  /** The value at key if it has the given type; WRONGTYPE otherwise; undefined if absent. */
+  get<T extends TypeName>(key: string, type: T): ValueOf[T] | undefined {
+    const e = this.entry(key);
+    if (!e) return undefined;
+    if (e.value.type !== type) throw err(WRONGTYPE);
+    return e.value.v as ValueOf[T];
+  }
+
+  /** Gets the container at key, creating an empty one (no expiry) when absent. */
+  getOrCreate<T extends Exclude<TypeName, "string">>(key: string, type: T): ValueOf[T] {
+    const found = this.get(key, type);
+    if (found !== undefined) return found;
+    const fresh = (type === "hash" || type === "zset" ? new Map() : type === "set" ? new Set() : []) as never;
+    this.data.set(key, { value: { type, v: fresh } as Value, expireAt: null });
+    return fresh;
+  }
+
+  typeOf(key: string): TypeName | undefined {
+    return this.entry(key)?.value.type;
+  }
+
+  /** Writes a string, dropping any TTL unless keepTtl (as SET does). */
+  setString(key: string, v: string, keepTtl = false): void {
+    const old = keepTtl ? this.entry(key) : undefined;
+    this.data.set(key, { value: { type: "string", v }, expireAt: old?.expireAt ?? null });
+  }
+
+  /** Rewrites a string in place, keeping its TTL (INCR, APPEND). */
+  updateString(key: string, v: string): void {
+    const e = this.entry(key);
+    if (e) e.value = { type: "string", v };
+    else this.data.set(key, { value: { type: "string", v }, expireAt: null });
+  }
+
+  delete(key: string): boolean {
+    const had = this.exists(key);
+    this.data.delete(key);
+    return had;
+  }
+
+  /** Removes an emptied container, as Redis never keeps empty aggregates. */
+  dropIfEmpty(key: string): void {
+    const e = this.data.get(key);
+    if (!e) return;
+    const v = e.value.v;
+    const size = typeof v === "string" ? 1 : Array.isArray(v) ? v.length : v.size;
+    if (size === 0) this.data.delete(key);
+  }
+
+  /** ms epoch, or null (no TTL); undefined when the key is absent. */
+  expireAt(key: string): number | null | undefined {
+    const e = this.entry(key);
+    return e ? e.expireAt : undefined;
+  }
+
+  setExpireAt(key: string, at: number | null): boolean {
+    const e = this.entry(key);
+    if (!e) return false;
+    if (at !== null && at <= this.now()) this.data.delete(key);
+    else e.expireAt = at;
+    return true;
+  }
+
+  rename(from: string, to: string): void {
+    const e = this.entry(from);
+    if (!e) throw err("ERR no such key");
+    this.data.delete(from);
+    this.data.set(to, e);
+  }
+
+  keys(): string[] {
+    const out: string[] = [];
+    for (const k of [...this.data.keys()]) if (this.exists(k)) out.push(k);
+    return out;
+  }
+
+  size(): number {
+    return this.keys().length;
+  }
+
+  flush(): void {
+    this.data.clear();
+  }
+
+  /** Active expiry: drops a sample of expired keys so memory does not grow with dead keys. */
+  sweep(limit = 1000): void {
+    const now = this.now();
+    let seen = 0;
+    for (const [k, e] of this.data) {
+      if (e.expireAt !== null && e.expireAt <= now) this.data.delete(k);
+      if (++seen >= limit) break;
+    }
+  }
+}
+
+/** Redis glob matching (KEYS, SCAN MATCH): * ? [abc] [^a] [a-z] and \ escapes. */
+export function globMatch(pattern: string, s: string): boolean {
+  let re = "^";
+  for (let i = 0; i < pattern.length; i++) {
+    const c = pattern[i] as string;
+    if (c === "*") re += "[\\s\\S]*";
+    else if (c === "?") re += "[\\s\\S]";
+    else if (c === "\\" && i + 1 < pattern.length) re += escapeRe(pattern[++i] as string);
+    else if (c === "[") {
+      const close = pattern.indexOf("]", i + 1);
+      if (close < 0) {
+        re += "\\[";
+        continue;
+      }
+      let body = pattern.slice(i + 1, close);
+      const neg = body.startsWith("^");
+      if (neg) body = body.slice(1);
+      re += `[${neg ? "^" : ""}${body.replace(/[\]\\]/g, "\\$&")}]`;
+      i = close;
+    } else re += escapeRe(c);
+  }
+  return new RegExp(`${re}$`).test(s);
+}
+
+function escapeRe(c: string): string {
+  return c.replace(/[.*+?^${}()|[\]\\/]/g, "\\$&");
+}

@@ -1,0 +1,129 @@
+/** Hash commands of the embedded store. */
+import { Status } from "../reply";
+import {
+  err,
+  formatIncrFloat,
+  globMatch,
+  inInt64,
+  parseBigInt,
+  parseFloatArg,
+  parseInt64,
+  SYNTAX,
+} from "./db";
+import type { CommandTable } from "./types";
+
+export const hashCommands: CommandTable = {
+  hset: {
+    arity: -4,
+    run(ctx, [k, ...fv]) {
+      if (fv.length % 2 !== 0) throw err("ERR wrong number of arguments for 'hset' command");
+      const h = ctx.db.getOrCreate(k!, "hash");
+      let added = 0;
+      for (let i = 0; i < fv.length; i += 2) {
+        if (!h.has(fv[i]!)) added++;
+        h.set(fv[i]!, fv[i + 1]!);
+      }
+      return added;
+    },
+  },
+  hmset: {
+    arity: -4,
+    run(ctx, [k, ...fv]) {
+      if (fv.length % 2 !== 0) throw err("ERR wrong number of arguments for 'hmset' command");
+      const h = ctx.db.getOrCreate(k!, "hash");
+      for (let i = 0; i < fv.length; i += 2) h.set(fv[i]!, fv[i + 1]!);
+      return new Status("OK");
+    },
+  },
+  hsetnx: {
+    arity: 4,
+    run(ctx, [k, f, v]) {
+      const h = ctx.db.getOrCreate(k!, "hash");
+      if (h.has(f!)) return 0;
+      h.set(f!, v!);
+      return 1;
+    },
+  },
+  hget: { arity: 3, run: (ctx, [k, f]) => ctx.db.get(k!, "hash")?.get(f!) ?? null },
+  hmget: {
+    arity: -3,
+    run(ctx, [k, ...fs]) {
+      const h = ctx.db.get(k!, "hash");
+      return fs.map((f) => h?.get(f) ?? null);
+    },
+  },
+  hgetall: { arity: 2, run: (ctx, [k]) => [...(ctx.db.get(k!, "hash") ?? new Map())].flat() },
+  hkeys: { arity: 2, run: (ctx, [k]) => [...(ctx.db.get(k!, "hash")?.keys() ?? [])] },
+  hvals: { arity: 2, run: (ctx, [k]) => [...(ctx.db.get(k!, "hash")?.values() ?? [])] },
+  hlen: { arity: 2, run: (ctx, [k]) => ctx.db.get(k!, "hash")?.size ?? 0 },
+  hstrlen: { arity: 3, run: (ctx, [k, f]) => Buffer.byteLength(ctx.db.get(k!, "hash")?.get(f!) ?? "") },
+  hexists: { arity: 3, run: (ctx, [k, f]) => (ctx.db.get(k!, "hash")?.has(f!) ? 1 : 0) },
+  hdel: {
+    arity: -3,
+    run(ctx, [k, ...fs]) {
+      const h = ctx.db.get(k!, "hash");
+      if (!h) return 0;
+      const n = fs.filter((f) => h.delete(f)).length;
+      ctx.db.dropIfEmpty(k!);
+      return n;
+    },
+  },
+  hincrby: {
+    arity: 4,
+    run(ctx, [k, f, by]) {
+      const inc = parseBigInt(by!);
+      if (inc === null) throw err("ERR value is not an integer or out of range");
+      const h = ctx.db.getOrCreate(k!, "hash");
+      const cur = h.get(f!);
+      const base = cur === undefined ? 0n : parseBigInt(cur);
+      if (base === null) throw err("ERR hash value is not an integer");
+      const next = base + inc;
+      if (!inInt64(next)) throw err("ERR increment or decrement would overflow");
+      h.set(f!, next.toString());
+      return Number(next);
+    },
+  },
+  hincrbyfloat: {
+    arity: 4,
+    run(ctx, [k, f, by]) {
+      const inc = parseFloatArg(by!);
+      const h = ctx.db.getOrCreate(k!, "hash");
+      const cur = h.get(f!);
+      const base = cur === undefined ? 0 : parseFloatArg(cur, "ERR hash value is not a float");
+      const next = base + inc;
+      if (!Number.isFinite(next)) throw err("ERR increment would produce NaN or Infinity");
+      const s = formatIncrFloat(next);
+      h.set(f!, s);
+      return s;
+    },
+  },
+  hrandfield: {
+    arity: -2,
+    run(ctx, [k, c]) {
+      const h = ctx.db.get(k!, "hash");
+      const keys = [...(h?.keys() ?? [])];
+      if (c === undefined) return keys.length ? keys[Math.floor(Math.random() * keys.length)]! : null;
+      return keys.slice(0, Math.max(0, parseInt64(c)));
+    },
+  },
+  hscan: {
+    arity: -3,
+    run(ctx, [k, cursorArg, ...opts]) {
+      const cursor = parseInt64(cursorArg!, "ERR invalid cursor");
+      let match: string | undefined;
+      let count = 10;
+      for (let i = 0; i < opts.length; i += 2) {
+        const o = opts[i]!.toUpperCase();
+        const v = opts[i + 1];
+        if (v === undefined) throw err(SYNTAX);
+        if (o === "MATCH") match = v;
+        else if (o === "COUNT") count = parseInt64(v);
+        else throw err(SYNTAX);
+      }
+      const entries = [...(ctx.db.get(k!, "hash") ?? new Map<string, string>())];
+      const page = entries.slice(cursor, cursor + count);
+      const next = cursor + count >= entries.length ? 0 : cursor + count;
+      return [String(next), page.filter(([f]) => !match || globMatch(match, f)).flat()];
+    },
+  },
+};

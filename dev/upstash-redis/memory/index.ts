@@ -1,0 +1,140 @@
+/**
+ * The embedded in-memory Redis: a command table over one keyspace, run synchronously, so every
+ * command, script and MULTI/EXEC block is atomic by construction (Node runs one at a time).
+ */
+import { RedisError, type Reply, Status } from "../reply";
+import { Db, err, parseInt64 } from "./db";
+import { hashCommands } from "./hashes";
+import { keyCommands } from "./keys";
+import { listCommands } from "./lists";
+import { KNOWN_SCRIPTS, sha1 } from "./scripts";
+import { setCommands } from "./sets";
+import { stringCommands } from "./strings";
+import type { CommandTable, Ctx } from "./types";
+import { zsetCommands } from "./zsets";
+
+const NOSCRIPT = "NOSCRIPT No matching script. Please use EVAL.";
+
+function runScript(ctx: Ctx, sha: string, args: string[]): Reply {
+  const numkeys = parseInt64(args[0]!);
+  if (numkeys < 0) throw err("ERR Number of keys can't be negative");
+  if (numkeys > args.length - 1) throw err("ERR Number of keys can't be greater than number of args");
+  const impl = KNOWN_SCRIPTS[sha];
+  if (!impl)
+    throw err(
+      `ERR the local Upstash emulator's in-memory store runs only the @upstash/ratelimit scripts (this one has SHA1 ${sha}); start it with REDIS_URL for arbitrary Lua`,
+    );
+  const keys = args.slice(1, 1 + numkeys);
+  const argv = args.slice(1 + numkeys);
+  return impl((...a) => ctx.call(a), keys, argv);
+}
+
+const scriptingCommands: CommandTable = {
+  eval: {
+    arity: -3,
+    run(ctx, [script, ...rest]) {
+      const sha = sha1(script!);
+      ctx.scripts.set(sha, script!);
+      return runScript(ctx, sha, rest);
+    },
+  },
+  evalsha: {
+    arity: -3,
+    run(ctx, [sha, ...rest]) {
+      const s = sha!.toLowerCase();
+      if (!ctx.scripts.has(s)) throw err(NOSCRIPT);
+      return runScript(ctx, s, rest);
+    },
+  },
+  script: {
+    arity: -2,
+    run(ctx, [sub, ...rest]) {
+      switch (sub!.toUpperCase()) {
+        case "LOAD": {
+          if (rest.length !== 1) throw err("ERR wrong number of arguments for 'script|load' command");
+          const sha = sha1(rest[0]!);
+          ctx.scripts.set(sha, rest[0]!);
+          return sha;
+        }
+        case "EXISTS":
+          if (rest.length < 1) throw err("ERR wrong number of arguments for 'script|exists' command");
+          return rest.map((s) => (ctx.scripts.has(s.toLowerCase()) ? 1 : 0));
+        case "FLUSH":
+          ctx.scripts.clear();
+          return new Status("OK");
+        default:
+          throw err(`ERR unknown subcommand '${sub}'. Try SCRIPT HELP.`);
+      }
+    },
+  },
+};
+scriptingCommands.eval_ro = scriptingCommands.eval!;
+scriptingCommands.evalsha_ro = scriptingCommands.evalsha!;
+
+const COMMANDS: CommandTable = {
+  ...stringCommands,
+  ...keyCommands,
+  ...hashCommands,
+  ...setCommands,
+  ...zsetCommands,
+  ...listCommands,
+  ...scriptingCommands,
+};
+
+/** Redis' queue-time checks: unknown command and arity. Null when the command may run. */
+export function checkCommand(args: string[]): RedisError | null {
+  const name = args[0] ?? "";
+  const spec = COMMANDS[name.toLowerCase()];
+  if (!spec) {
+    const shown = args
+      .slice(1)
+      .map((a) => `'${a.slice(0, 128)}' `)
+      .join("");
+    return new RedisError(`ERR unknown command '${name.slice(0, 128)}', with args beginning with: ${shown}`);
+  }
+  if ((spec.arity > 0 && args.length !== spec.arity) || (spec.arity < 0 && args.length < -spec.arity))
+    return new RedisError(`ERR wrong number of arguments for '${name.toLowerCase()}' command`);
+  return null;
+}
+
+export class MemoryStore {
+  readonly db: Db;
+  private readonly scripts = new Map<string, string>();
+  private readonly sweeper: NodeJS.Timeout;
+  private readonly ctx: Ctx;
+
+  constructor(now: () => number = Date.now) {
+    this.db = new Db(now);
+    this.ctx = { db: this.db, scripts: this.scripts, call: (a) => this.call(a) };
+    this.sweeper = setInterval(() => this.db.sweep(), 1000);
+    this.sweeper.unref();
+  }
+
+  /** Runs one command; errors come back as RedisError values, never thrown. */
+  execute(args: string[]): Reply {
+    try {
+      return this.call(args);
+    } catch (e) {
+      if (e instanceof RedisError) return e;
+      throw e;
+    }
+  }
+
+  /** MULTI/EXEC: queue-time errors abort the whole block, runtime errors stay per command. */
+  multi(commands: string[][]): Reply[] | RedisError {
+    if (commands.some((c) => checkCommand(c) !== null))
+      return new RedisError("EXECABORT Transaction discarded because of previous errors.");
+    return commands.map((c) => this.execute(c));
+  }
+
+  close(): void {
+    clearInterval(this.sweeper);
+  }
+
+  private call(args: string[]): Reply {
+    const bad = checkCommand(args);
+    if (bad) throw bad;
+    const spec = COMMANDS[args[0]!.toLowerCase()]!;
+    return spec.run(this.ctx, args.slice(1));
+  }
+}
