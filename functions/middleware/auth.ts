@@ -1,0 +1,52 @@
+import type { MiddlewareHandler } from "hono";
+import { createRemoteJWKSet, type JWTPayload, jwtVerify } from "jose";
+import { z } from "zod";
+import type { AppEnv, Auth } from "../context";
+import type { Env } from "../env";
+import { ApiError } from "../errors";
+
+const Claims = z.object({
+  sub: z.uuid(),
+  role: z.enum(["admin", "fisioterapeuta", "paciente"]),
+});
+
+// A JWKS is fetched over the network: cache the key set per URL for the isolate's life. It holds
+// no request-bound I/O object (jose fetches with the global fetch when asked), so sharing is safe.
+const jwksCache = new Map<string, ReturnType<typeof createRemoteJWKSet>>();
+
+export async function verifyToken(token: string, env: Env): Promise<Auth> {
+  let payload: JWTPayload;
+  try {
+    if (env.JWKS_URL) {
+      let jwks = jwksCache.get(env.JWKS_URL);
+      if (!jwks) {
+        jwks = createRemoteJWKSet(new URL(env.JWKS_URL));
+        jwksCache.set(env.JWKS_URL, jwks);
+      }
+      ({ payload } = await jwtVerify(token, jwks));
+    } else {
+      ({ payload } = await jwtVerify(token, new TextEncoder().encode(env.JWT_SECRET), {
+        algorithms: ["HS256"],
+      }));
+    }
+  } catch {
+    throw new ApiError("unauthorized", "Invalid or expired token");
+  }
+  const claims = Claims.safeParse(payload);
+  if (!claims.success) throw new ApiError("unauthorized", "Token lacks a valid sub or role");
+  return { userId: claims.data.sub, role: claims.data.role };
+}
+
+/** Requires `Authorization: Bearer <JWT>`; optionally one of the given roles (else 403). */
+export function requireAuth(...roles: Auth["role"][]): MiddlewareHandler<AppEnv> {
+  return async (c, next) => {
+    const header = c.req.header("authorization") ?? "";
+    const match = /^Bearer\s+(\S+)$/i.exec(header);
+    if (!match) throw new ApiError("unauthorized", "Missing bearer token");
+    const auth = await verifyToken(match[1]!, c.get("env"));
+    if (roles.length > 0 && !roles.includes(auth.role))
+      throw new ApiError("forbidden", "Not allowed for this role");
+    c.set("auth", auth);
+    await next();
+  };
+}
