@@ -17,6 +17,11 @@ export const EnvSchema = z.object({
     .string()
     .regex(/^postgres(ql)?:\/\//, "must be a postgresql:// connection string")
     .refine((v) => !/pgbouncer=true/.test(v), "pgbouncer=true is not a Neon parameter; use the -pooler host"),
+  /** Owner role, for maintenance jobs only (partition upkeep). The API never uses it. */
+  DATABASE_OWNER_URL: z
+    .string()
+    .regex(/^postgres(ql)?:\/\//, "must be a postgresql:// connection string")
+    .optional(),
   /** Local cloud only: where neon() sends queries (the local Neon endpoint's /sql). */
   NEON_FETCH_ENDPOINT: url.optional(),
   /** Local cloud only: host:port/path of the local Neon endpoint's WebSocket proxy. */

@@ -12,6 +12,7 @@ export interface ScheduleDefinition {
 
 export const schedules: ScheduleDefinition[] = [
   { name: "heartbeat", cron: "*/5 * * * *", retries: 3, payload: {} },
+  { name: "partitions", cron: "17 3 * * *", retries: 5, payload: { months_ahead: 3 } },
 ];
 
 export function jobPath(name: string): string {

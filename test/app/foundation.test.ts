@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { testBackends } from "../harness/backends";
-import { type Cloud, startCloud } from "../harness/cloud";
+import { type Cloud, startCloud, startWorker } from "../harness/cloud";
+import { json } from "../harness/http";
 
 const backends = await testBackends();
 
@@ -45,7 +46,7 @@ describe.each(backends)("worker foundation on $name", ({ name, skip }) => {
   it.skipIf(skip)("unknown routes answer the error model with 404", async () => {
     const res = await get("/v1/nothing-here");
     expect(res.status).toBe(404);
-    const body = await res.json();
+    const body = await json(res);
     expect(body.error.code).toBe("not_found");
     expect(body.error.request_id).toBe(res.headers.get("x-request-id"));
   });
@@ -57,7 +58,7 @@ describe.each(backends)("worker foundation on $name", ({ name, skip }) => {
       headers: { "content-type": "application/json" },
     });
     expect(res.status).toBe(413);
-    expect((await res.json()).error.code).toBe("payload_too_large");
+    expect((await json(res)).error.code).toBe("payload_too_large");
   });
 
   it.skipIf(skip)("sets secure headers and CORS from the allow-list only", async () => {
@@ -71,7 +72,7 @@ describe.each(backends)("worker foundation on $name", ({ name, skip }) => {
   it.skipIf(skip)("serves a generated OpenAPI document", async () => {
     const res = await get("/openapi.json");
     expect(res.status).toBe(200);
-    const doc = await res.json();
+    const doc = await json(res);
     expect(doc.openapi).toBe("3.1.0");
     expect(Object.keys(doc.paths)).toContain("/health");
   });
@@ -89,7 +90,7 @@ describe.skipIf(backends[0]!.skip)("worker with a broken environment", () => {
   it("answers 500 bad_environment naming the key, not its value", async () => {
     const res = await fetch(`${cloud.workerUrl}/health`);
     expect(res.status).toBe(500);
-    const body = await res.json();
+    const body = await json(res);
     expect(body.error.code).toBe("bad_environment");
     expect(body.error.details.keys).toEqual(["QSTASH_CURRENT_SIGNING_KEY"]);
     expect(JSON.stringify(body)).not.toContain(cloud.vars.DATABASE_URL);
@@ -102,16 +103,8 @@ describe.skipIf(backends[0]!.skip)("worker whose database refuses it", () => {
     cloud = await startCloud({ backend: "pglite", migrate: false });
     // Same endpoint, wrong password: the endpoint checks credentials as Neon's proxy does.
     await cloud.worker.stop();
-    const { unstable_dev } = await import("wrangler");
     const vars = { ...cloud.vars, DATABASE_URL: cloud.vars.DATABASE_URL!.replace(/:[^:@/]+@/, ":wrong@") };
-    cloud.worker = await unstable_dev("functions/index.ts", {
-      config: "wrangler.toml",
-      ip: "127.0.0.1",
-      port: 0,
-      vars,
-      logLevel: "error",
-      experimental: { disableExperimentalWarning: true },
-    });
+    cloud.worker = await startWorker(vars);
     cloud.workerUrl = `http://${cloud.worker.address}:${cloud.worker.port}`;
   });
   afterAll(async () => {

@@ -7,6 +7,7 @@ import { HEARTBEAT_KEY } from "../../jobs/heartbeat";
 import { syncSchedules } from "../../jobs/schedules/sync";
 import { testBackends } from "../harness/backends";
 import { type Cloud, startCloud } from "../harness/cloud";
+import { json } from "../harness/http";
 
 const backends = await testBackends();
 const pglite = backends.find((b) => b.name === "pglite")!;
@@ -49,7 +50,7 @@ describe.skipIf(pglite.skip)("job receiver end to end (QStash emulator → worke
     const before = await runs();
     const res = await post("heartbeat", "{}", {});
     expect(res.status).toBe(401);
-    expect((await res.json()).error.code).toBe("unauthorized");
+    expect((await json(res)).error.code).toBe("unauthorized");
     expect(await runs()).toBe(before);
   });
 
@@ -83,7 +84,7 @@ describe.skipIf(pglite.skip)("job receiver end to end (QStash emulator → worke
       "upstash-message-id": `msg_next_${Date.now()}`,
     });
     expect(res.status).toBe(200);
-    expect((await res.json()).status).toBe("done");
+    expect((await json(res)).status).toBe("done");
   });
 
   it("runs a message published through QStash once, even when delivered twice", async () => {
@@ -100,7 +101,7 @@ describe.skipIf(pglite.skip)("job receiver end to end (QStash emulator → worke
       "upstash-message-id": messageId,
     });
     expect(again.status).toBe(200);
-    expect((await again.json()).status).toBe("skipped");
+    expect((await json(again)).status).toBe("skipped");
     expect(await runs()).toBe(before + 1);
   });
 
@@ -111,7 +112,7 @@ describe.skipIf(pglite.skip)("job receiver end to end (QStash emulator → worke
       "upstash-message-id": `msg_bad_${Date.now()}`,
     });
     expect(res.status).toBe(200);
-    expect((await res.json()).status).toBe("rejected");
+    expect((await json(res)).status).toBe("rejected");
   });
 
   it("answers 404 for a signed call to an unknown job", async () => {
@@ -140,11 +141,11 @@ describe.skipIf(pglite.skip)("job receiver end to end (QStash emulator → worke
     await client.schedules.pause({ schedule: "heartbeat" });
     const second = await syncSchedules(opts);
     expect(second.removed).toEqual(["retired-job"]);
-    expect(second.unchanged).toEqual(["heartbeat"]);
+    expect(second.unchanged).toEqual(["heartbeat", "partitions"]);
     expect((await client.schedules.get("heartbeat")).isPaused).toBe(true);
     await client.schedules.resume({ schedule: "heartbeat" });
     const ids = (await client.schedules.list()).map((s) => s.scheduleId).sort();
-    expect(ids).toEqual(["elsewhere", "heartbeat"]);
+    expect(ids).toEqual(["elsewhere", "heartbeat", "partitions"]);
     const hb = await client.schedules.get("heartbeat");
     expect(hb.cron).toBe("*/5 * * * *");
     expect(hb.destination).toBe(jobUrl("heartbeat"));
@@ -154,5 +155,23 @@ describe.skipIf(pglite.skip)("job receiver end to end (QStash emulator → worke
     await cloud.qstash.idle(20_000);
     expect(await runs()).toBe(before + 1);
     expect(await redis.hget(HEARTBEAT_KEY, "last_message_id")).toBeTruthy();
+  });
+
+  it("the partitions job creates the months ahead through a WebSocket Pool, then has nothing to do", async () => {
+    const call = async () => {
+      const body = '{"months_ahead":4}';
+      return post("partitions", body, {
+        "upstash-signature": await sign(cloud.qstash.currentSigningKey, jobUrl("partitions"), body),
+        "upstash-message-id": `msg_part_${crypto.randomUUID()}`,
+      });
+    };
+    const first = await call();
+    expect(first.status).toBe(200);
+    const report = await json(first);
+    expect(["done", "skipped"]).toContain(report.status);
+    const months = new Date(report.coverage_until).getTime() - Date.now();
+    expect(months).toBeGreaterThan(4 * 28 * 24 * 3600 * 1000);
+    const second = await call();
+    expect(await json(second)).toMatchObject({ status: "skipped", created: [], moved: 0 });
   });
 });

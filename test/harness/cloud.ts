@@ -55,6 +55,7 @@ export async function startCloud(opts: CloudOptions): Promise<Cloud> {
     ENVIRONMENT: "test",
     LOG_LEVEL: "warn",
     DATABASE_URL: neon.connectionString("fisioflow_app", database),
+    DATABASE_OWNER_URL: neon.connectionString("fisioflow_owner", database),
     NEON_FETCH_ENDPOINT: neon.sqlUrl,
     NEON_WS_PROXY: neon.wsProxy,
     UPSTASH_REDIS_REST_URL: redis.url,
@@ -67,14 +68,7 @@ export async function startCloud(opts: CloudOptions): Promise<Cloud> {
     CORS_ORIGINS: "http://localhost:5173",
     ...opts.vars,
   };
-  const worker = await unstable_dev("functions/index.ts", {
-    config: "wrangler.toml",
-    ip: "127.0.0.1",
-    port: 0,
-    vars,
-    logLevel: "error",
-    experimental: { disableExperimentalWarning: true },
-  });
+  const worker = await startWorker(vars);
   const workerUrl = `http://${worker.address}:${worker.port}`;
   return {
     backend: opts.backend,
@@ -97,6 +91,19 @@ export async function startCloud(opts: CloudOptions): Promise<Cloud> {
       if (isPg) await dropDatabase(database);
     },
   };
+}
+
+/** The worker under wrangler's local runtime (workerd), with the given vars, on an ephemeral port. */
+export function startWorker(vars: Record<string, string>) {
+  return unstable_dev("functions/index.ts", {
+    config: "wrangler.toml",
+    ip: "127.0.0.1",
+    port: 0,
+    vars,
+    logLevel: "error",
+    // No file watching: tests run one build; a rebuild racing the shutdown makes esbuild deadlock.
+    experimental: { disableExperimentalWarning: true, watch: false, disableDevRegistry: true },
+  });
 }
 
 export async function dropDatabase(database: string) {

@@ -1,0 +1,59 @@
+/**
+ * Maps database errors the API turns into HTTP answers. Works with NeonDbError (HTTP),
+ * the Pool's / node-postgres' DatabaseError (both carry `code` and `constraint`) and drizzle's
+ * wrapped errors (the driver error is in `cause`).
+ */
+
+/** SQLSTATE + constraint of a double booking (exclusion constraint on private.consultas_agenda). */
+export const SLOT_TAKEN = { code: "23P01", constraint: "consultas_no_overlap" } as const;
+
+/** Unique constraints the API may see, by name. */
+export const UNIQUE_CONSTRAINTS = {
+  pacienteEmail: "pacientes_email_key",
+  pacienteCpf: "pacientes_cpf_key",
+  fisioterapeutaEmail: "fisioterapeutas_email_key",
+  exercicioNome: "exercicios_nome_key",
+  consultaId: "consultas_id_key",
+  prontuarioCorrigido: "prontuarios_corrige_id_key",
+} as const;
+
+export interface PgErrorLike {
+  code?: string;
+  constraint?: string;
+}
+
+/** The first error in the cause chain that carries a SQLSTATE. */
+export function pgError(err: unknown): PgErrorLike | undefined {
+  let e: unknown = err;
+  for (let depth = 0; e && typeof e === "object" && depth < 5; depth++) {
+    const candidate = e as PgErrorLike & { cause?: unknown };
+    if (typeof candidate.code === "string" && /^[0-9A-Z]{5}$/.test(candidate.code)) return candidate;
+    e = candidate.cause;
+  }
+  return undefined;
+}
+
+/** A consulta overlapping another of the same fisioterapeuta → 409 slot_taken. */
+export function isSlotTaken(err: unknown): boolean {
+  const e = pgError(err);
+  return e?.code === SLOT_TAKEN.code && e.constraint === SLOT_TAKEN.constraint;
+}
+
+/** 23505, optionally of one named constraint (e.g. "pacientes_email_key"). */
+export function isUniqueViolation(err: unknown, constraint?: string): boolean {
+  const e = pgError(err);
+  return e?.code === "23505" && (constraint === undefined || e.constraint === constraint);
+}
+
+/** 42501: the role lacks a grant, or an append-only table refused a change. */
+export function isPermissionDenied(err: unknown): boolean {
+  return pgError(err)?.code === "42501";
+}
+
+/** 42501 from an RLS WITH CHECK ("new row violates row-level security policy"). */
+export function isRlsViolation(err: unknown): boolean {
+  const e = pgError(err) as (PgErrorLike & { message?: string }) | undefined;
+  return (
+    e?.code === "42501" && /row-level security/.test(String((err as Error)?.message ?? e?.message ?? ""))
+  );
+}

@@ -1,0 +1,220 @@
+/**
+ * Seeds a clinic: `npm run db:seed -- --pacientes 10000 [--seed N] [--url URL]` (URL defaults to
+ * DATABASE_OWNER_URL). Runs as the owner under the 'system' identity (RLS is forced on the owner
+ * too), creates the consultas partitions the data needs first, then bulk-inserts with one
+ * `INSERT ... SELECT FROM unnest($1::uuid[], ...)` per batch (one parameter per column, so a
+ * batch is not bounded by the 65 535-parameter limit of multi-row VALUES).
+ */
+import { fileURLToPath } from "node:url";
+import { ensurePartitions } from "../jobs/partitions/ensure";
+import { configureNeonFromEnv, openClient, type Queryable } from "./owner-client";
+import { buildSeedPlan, type SeedPlan } from "./seed-data";
+import { SYSTEM_SQL } from "./session";
+
+export interface SeedOptions {
+  pacientes: number;
+  seed?: number;
+  now?: Date;
+  consultasPorPaciente?: number;
+  batchSize?: number;
+  log?: (line: string) => void;
+}
+
+export interface SeedReport {
+  counts: Record<string, number>;
+  ms: number;
+}
+
+type Column = [name: string, pgType: string];
+
+async function insertBatches<T extends Record<string, unknown>>(
+  db: Queryable,
+  table: string,
+  columns: Column[],
+  rows: T[],
+  batchSize: number,
+  log: (line: string) => void,
+): Promise<void> {
+  const cols = columns.map(([c]) => c).join(", ");
+  const args = columns.map(([, t], i) => `$${i + 1}::${t}[]`).join(", ");
+  const text = `INSERT INTO ${table} (${cols}) SELECT * FROM unnest(${args})`;
+  for (let i = 0; i < rows.length; i += batchSize) {
+    const batch = rows.slice(i, i + batchSize);
+    const params = columns.map(([c]) => batch.map((r) => (r[c] === undefined ? null : r[c])));
+    await db.query("BEGIN");
+    try {
+      await db.query(SYSTEM_SQL);
+      await db.query(text, params);
+      await db.query("COMMIT");
+    } catch (err) {
+      await db.query("ROLLBACK").catch(() => {});
+      throw err;
+    }
+    const done = Math.min(i + batchSize, rows.length);
+    if (done === rows.length || (i / batchSize) % 10 === 0) log(`  ${table}: ${done}/${rows.length}`);
+  }
+}
+
+export async function seed(db: Queryable, opts: SeedOptions): Promise<SeedReport> {
+  const started = Date.now();
+  const log = opts.log ?? (() => {});
+  const batch = opts.batchSize ?? 2000;
+  const plan: SeedPlan = buildSeedPlan(opts);
+  const { from } = plan.window;
+  const now = opts.now ?? new Date();
+  const behind =
+    (now.getUTCFullYear() - from.getUTCFullYear()) * 12 + (now.getUTCMonth() - from.getUTCMonth());
+  const partitions = await ensurePartitions(db, { now, monthsBehind: behind, monthsAhead: 3 });
+  log(`partitions: ${partitions.created.length} created, coverage until ${partitions.coverageUntil}`);
+
+  await insertBatches(
+    db,
+    "public.fisioterapeutas",
+    [
+      ["id", "uuid"],
+      ["nome", "text"],
+      ["email", "text"],
+      ["crefito", "text"],
+    ],
+    plan.fisioterapeutas,
+    batch,
+    log,
+  );
+  await insertBatches(
+    db,
+    "public.pacientes",
+    [
+      ["id", "uuid"],
+      ["nome", "text"],
+      ["email", "text"],
+      ["telefone", "text"],
+      ["data_nascimento", "date"],
+      ["cpf", "text"],
+      ["status", "text"],
+      ["fisioterapeuta_id", "uuid"],
+    ],
+    plan.pacientes,
+    batch,
+    log,
+  );
+  await insertBatches(
+    db,
+    "public.exercicios",
+    [
+      ["id", "uuid"],
+      ["nome", "text"],
+      ["descricao", "text"],
+      ["categoria", "text"],
+    ],
+    plan.exercicios,
+    batch,
+    log,
+  );
+  await insertBatches(
+    db,
+    "public.consultas",
+    [
+      ["id", "uuid"],
+      ["paciente_id", "uuid"],
+      ["fisioterapeuta_id", "uuid"],
+      ["data_consulta", "timestamptz"],
+      ["duracao_min", "int"],
+      ["status", "text"],
+      ["observacoes", "text"],
+    ],
+    plan.consultas,
+    batch,
+    log,
+  );
+  await insertBatches(
+    db,
+    "public.prontuarios",
+    [
+      ["id", "uuid"],
+      ["paciente_id", "uuid"],
+      ["fisioterapeuta_id", "uuid"],
+      ["consulta_id", "uuid"],
+      ["conteudo", "text"],
+    ],
+    plan.prontuarios,
+    batch,
+    log,
+  );
+  await insertBatches(
+    db,
+    "public.prontuarios",
+    [
+      ["id", "uuid"],
+      ["corrige_id", "uuid"],
+      ["paciente_id", "uuid"],
+      ["fisioterapeuta_id", "uuid"],
+      ["conteudo", "text"],
+    ],
+    plan.correcoes,
+    batch,
+    log,
+  );
+  await insertBatches(
+    db,
+    "public.prescricoes",
+    [
+      ["id", "uuid"],
+      ["paciente_id", "uuid"],
+      ["exercicio_id", "uuid"],
+      ["fisioterapeuta_id", "uuid"],
+      ["series", "int"],
+      ["repeticoes", "int"],
+      ["frequencia", "text"],
+      ["inicio", "date"],
+    ],
+    plan.prescricoes,
+    batch,
+    log,
+  );
+  // Fresh statistics so the planner uses the indexes right away.
+  await db.query("ANALYZE public.pacientes, public.consultas, public.prontuarios, public.prescricoes");
+
+  const counts = {
+    fisioterapeutas: plan.fisioterapeutas.length,
+    pacientes: plan.pacientes.length,
+    exercicios: plan.exercicios.length,
+    consultas: plan.consultas.length,
+    prontuarios: plan.prontuarios.length + plan.correcoes.length,
+    prescricoes: plan.prescricoes.length,
+  };
+  return { counts, ms: Date.now() - started };
+}
+
+function arg(name: string): string | undefined {
+  const i = process.argv.indexOf(`--${name}`);
+  return i >= 0 ? process.argv[i + 1] : undefined;
+}
+
+async function main(): Promise<void> {
+  const url = arg("url") ?? process.env.DATABASE_OWNER_URL;
+  if (!url) {
+    console.error("usage: npm run db:seed -- --pacientes 10000 [--seed 1] [--url <owner url>]");
+    process.exit(2);
+  }
+  const pacientes = Number(arg("pacientes") ?? 1000);
+  const seedValue = arg("seed");
+  const neon = await configureNeonFromEnv(url);
+  const { client, close } = await openClient(url, neon);
+  try {
+    const report = await seed(client, {
+      pacientes,
+      seed: seedValue ? Number(seedValue) : undefined,
+      log: (line) => console.log(line),
+    });
+    console.log(`seeded ${JSON.stringify(report.counts)} in ${(report.ms / 1000).toFixed(1)} s`);
+  } finally {
+    await close();
+  }
+}
+
+if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
+  main().catch((err) => {
+    console.error((err as Error).message);
+    process.exit(1);
+  });
+}

@@ -1,0 +1,9 @@
+export {
+  type EnsurePartitionsOptions,
+  type EnsurePartitionsReport,
+  ensurePartitions,
+  existingPartitions,
+  monthStart,
+  partitionName,
+  type Queryable,
+} from "./ensure";

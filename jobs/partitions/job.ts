@@ -1,0 +1,39 @@
+import { Pool } from "@neondatabase/serverless";
+import { z } from "zod";
+import { defineJob, PermanentJobError } from "../types";
+import { ensurePartitions, type Queryable } from "./ensure";
+
+/**
+ * Daily partition upkeep (QStash schedule "partitions"). Creating partitions and moving rows out of
+ * DEFAULT needs the owner role and an interactive transaction: a WebSocket Pool created and ended
+ * inside this request (Workers forbids sharing it across requests).
+ */
+export const partitions = defineJob({
+  name: "partitions",
+  description: "Creates the next monthly consultas partitions and empties DEFAULT into them",
+  payload: z.object({ months_ahead: z.number().int().min(1).max(24).default(3) }).strict(),
+  async run(ctx, payload) {
+    const url = ctx.env.DATABASE_OWNER_URL;
+    if (!url) throw new PermanentJobError("DATABASE_OWNER_URL is not set for this worker");
+    const pool = new Pool({ connectionString: url, max: 1 });
+    try {
+      const client = await pool.connect();
+      try {
+        const report = await ensurePartitions(client as unknown as Queryable, {
+          monthsAhead: payload.months_ahead,
+          now: ctx.services.clock.now(),
+        });
+        return {
+          status: report.created.length > 0 || report.moved > 0 ? "done" : "skipped",
+          created: report.created,
+          moved: report.moved,
+          coverage_until: report.coverageUntil,
+        };
+      } finally {
+        client.release();
+      }
+    } finally {
+      await pool.end();
+    }
+  },
+});

@@ -1,0 +1,125 @@
+/**
+ * A migrated database behind the local Neon endpoint, per test file and backend. Tests reach it
+ * only through @neondatabase/serverless: `neon()` over HTTP as the app role (one transaction
+ * batch per request, identity first) and `Pool` over WebSocket for owner work and interactive
+ * transactions.
+ */
+import {
+  type NeonQueryFunction,
+  type NeonQueryPromise,
+  neon,
+  Pool,
+  type PoolClient,
+} from "@neondatabase/serverless";
+import pg from "pg";
+import { migrate } from "../../db/migrate";
+import { type Auth, authStatements, SYSTEM_SQL } from "../../db/session";
+import { type NeonEndpoint, startNeonEndpoint } from "../../dev/neon";
+import { configureNeonForLocal } from "../../dev/neon/client";
+import { type BackendName, postgresAdminUrl } from "../harness/backends";
+
+export type Sql = NeonQueryFunction<false, false>;
+
+export interface TestDb {
+  backend: BackendName;
+  database: string;
+  endpoint: NeonEndpoint;
+  ownerUrl: string;
+  appUrl: string;
+  /** neon() HTTP as the app role. */
+  app: Sql;
+  /** The app role's queries in one HTTP transaction, identity first; returns their rows. */
+  as(auth: Auth | null, queries: (sql: Sql) => NeonQueryPromise<false, false>[]): Promise<unknown[][]>;
+  /** An owner connection over WebSocket (release it). */
+  owner(): Promise<PoolClient>;
+  /** Owner work under the 'system' identity in one transaction. */
+  system<T>(fn: (c: PoolClient) => Promise<T>): Promise<T>;
+  close(): Promise<void>;
+}
+
+export async function startTestDb(backend: BackendName, name: string): Promise<TestDb> {
+  const database = `fisioflow_${name}_${process.pid}_${Math.random().toString(36).slice(2, 7)}`;
+  const endpoint = await startNeonEndpoint({
+    port: 0,
+    database,
+    dataDir: "memory://",
+    postgresUrl: backend === "postgres" ? postgresAdminUrl() : undefined,
+    log: () => {},
+  });
+  configureNeonForLocal(endpoint);
+  const ownerUrl = endpoint.connectionString("fisioflow_owner", database);
+  const appUrl = endpoint.connectionString("fisioflow_app", database);
+  await migrate(ownerUrl, { neon: true });
+  const pool = new Pool({ connectionString: ownerUrl, max: 4 });
+  const app: Sql = neon(appUrl);
+
+  return {
+    backend,
+    database,
+    endpoint,
+    ownerUrl,
+    appUrl,
+    app,
+    async as(auth, queries) {
+      const list = queries(app);
+      const all = auth ? [authStatements(app, auth), ...list] : list;
+      const results = (await app.transaction(all as never)) as unknown[][];
+      return auth ? results.slice(1) : results;
+    },
+    owner: () => pool.connect(),
+    async system(fn) {
+      const c = await pool.connect();
+      try {
+        await c.query("BEGIN");
+        await c.query(SYSTEM_SQL);
+        const out = await fn(c);
+        await c.query("COMMIT");
+        return out;
+      } catch (err) {
+        await c.query("ROLLBACK").catch(() => {});
+        throw err;
+      } finally {
+        c.release();
+      }
+    },
+    async close() {
+      await pool.end().catch(() => {});
+      await endpoint.close().catch(() => {});
+      if (backend === "postgres") {
+        const admin = new pg.Client({ connectionString: postgresAdminUrl() });
+        await admin.connect();
+        try {
+          await admin.query(`DROP DATABASE IF EXISTS "${database}" WITH (FORCE)`);
+        } finally {
+          await admin.end();
+        }
+      }
+    },
+  };
+}
+
+/** Basic fixture: two fisioterapeutas, each with one paciente; returns their ids. */
+export interface Fixture {
+  fisioA: string;
+  fisioB: string;
+  pacA: string;
+  pacB: string;
+}
+
+export async function createFixture(db: TestDb, suffix = ""): Promise<Fixture> {
+  const ids = [crypto.randomUUID(), crypto.randomUUID(), crypto.randomUUID(), crypto.randomUUID()] as const;
+  const [fisioA, fisioB, pacA, pacB] = ids;
+  await db.system(async (c) => {
+    await c.query(
+      `INSERT INTO fisioterapeutas (id, nome, email, crefito) VALUES
+         ($1, 'Ana Souza', $3, 'CREFITO-3/1-F'), ($2, 'Bruno Lima', $4, 'CREFITO-3/2-F')`,
+      [fisioA, fisioB, `ana${suffix}.${fisioA}@x.br`, `bruno${suffix}.${fisioB}@x.br`],
+    );
+    await c.query(
+      `INSERT INTO pacientes (id, nome, email, fisioterapeuta_id) VALUES
+         ($1, 'Carla Dias', $3, $5), ($2, 'Davi Rocha', $4, $6)`,
+      [pacA, pacB, `carla.${pacA}@x.br`, `davi.${pacB}@x.br`, fisioA, fisioB],
+    );
+  });
+  return { fisioA, fisioB, pacA, pacB };
+}
