@@ -9,7 +9,7 @@
  * Ctrl-C stops everything. Configuration: .dev.vars.example, overridden by .dev.vars and env.
  */
 import { type ChildProcess, spawn } from "node:child_process";
-import { existsSync } from "node:fs";
+import { chmodSync, mkdirSync, writeFileSync } from "node:fs";
 import { migrate } from "../db/migrate";
 import { syncSchedules } from "../jobs/schedules/sync";
 import { LOCAL } from "./config";
@@ -20,7 +20,11 @@ import { startUpstashRedis } from "./upstash-redis";
 import { loadDevVars } from "./vars";
 
 const t0 = Date.now();
-const vars = { ...loadDevVars(), ...pick(process.env) };
+// .dev.vars.example < .dev.vars < environment: an exported variable overrides both files, for the
+// local cloud and for the worker alike.
+const fileVars = loadDevVars();
+const vars = { ...fileVars, ...pick(process.env, Object.keys(fileVars)) };
+const dataDir = process.env.LOCAL_DATA_DIR || ".data";
 const portOf = (u: string | undefined, fallback: number) =>
   u ? Number(new URL(u).port) || fallback : fallback;
 const say = (line: string) => console.log(`[dev ${((Date.now() - t0) / 1000).toFixed(1)}s] ${line}`);
@@ -33,6 +37,7 @@ async function main() {
   const neon = await startNeonEndpoint({
     port: portOf(vars.NEON_FETCH_ENDPOINT, LOCAL.ports.neon),
     postgresUrl: vars.LOCAL_POSTGRES_URL || undefined,
+    dataDir: `${dataDir}/pglite/${LOCAL.database}`,
     log: (l) => say(`neon: ${l}`),
   });
   stops.push(() => neon.close());
@@ -58,9 +63,12 @@ async function main() {
 
   const publicUrl = vars.PUBLIC_URL ?? `http://127.0.0.1:${LOCAL.ports.worker}`;
   const port = portOf(publicUrl, LOCAL.ports.worker);
-  const envFiles = [".dev.vars.example", ".dev.vars"]
-    .filter((f) => existsSync(f))
-    .flatMap((f) => ["--env-file", f]);
+  // The worker gets exactly the merged vars, through a generated env file only we can read.
+  mkdirSync(".wrangler", { recursive: true });
+  const envFile = ".wrangler/dev.vars.generated";
+  const lines = Object.entries(vars).map(([k, v]) => `${k}=${JSON.stringify(v)}`);
+  writeFileSync(envFile, `${lines.join("\n")}\n`, { mode: 0o600 });
+  chmodSync(envFile, 0o600);
   worker = spawn(
     process.execPath,
     [
@@ -70,7 +78,8 @@ async function main() {
       "127.0.0.1",
       "--port",
       String(port),
-      ...envFiles,
+      "--env-file",
+      envFile,
       "--show-interactive-dev-session=false",
     ],
     { stdio: ["ignore", "inherit", "inherit"], env: { ...process.env, WRANGLER_SEND_METRICS: "false" } },
@@ -95,7 +104,9 @@ async function waitForHealth(url: string, timeoutMs = 60_000) {
     try {
       const res = await fetch(url);
       if (res.status === 200 || res.status === 503) return;
-    } catch {
+      if (res.status === 500) throw new Error(`worker answers ${url} with 500: ${await res.text()}`);
+    } catch (err) {
+      if ((err as Error).message.startsWith("worker answers")) throw err;
       // not listening yet
     }
     await new Promise((r) => setTimeout(r, 250));
@@ -115,9 +126,9 @@ async function shutdown(code: number) {
   process.exit(code);
 }
 
-function pick(env: NodeJS.ProcessEnv): Record<string, string> {
+function pick(env: NodeJS.ProcessEnv, keys: string[]): Record<string, string> {
   const out: Record<string, string> = {};
-  for (const [k, v] of Object.entries(env)) if (v !== undefined && k === k.toUpperCase()) out[k] = v;
+  for (const k of keys) if (env[k] !== undefined) out[k] = env[k]!;
   return out;
 }
 

@@ -33,6 +33,11 @@ describe("parseEnv", () => {
     if (!r.ok) expect(r.message).toContain("-pooler");
   });
 
+  it("treats empty values as unset", () => {
+    expect(parseEnv({ ...good, JWKS_URL: "", NEON_WS_PROXY: "", PUBLIC_URL: "" }).ok).toBe(true);
+    expect(parseEnv({ ...good, DATABASE_URL: "" })).toMatchObject({ ok: false, keys: ["DATABASE_URL"] });
+  });
+
   it("requires a way to verify JWTs", () => {
     const r = parseEnv({ ...good, JWT_SECRET: undefined });
     expect(r).toMatchObject({ ok: false, keys: ["JWT_SECRET"] });

@@ -1,10 +1,7 @@
 import { z } from "zod";
 
 const url = z.url();
-const optionalString = z
-  .string()
-  .optional()
-  .transform((v) => (v === "" ? undefined : v));
+const optionalString = z.string().optional();
 
 /**
  * Every binding and secret the worker reads, parsed once per request at the entry. A bad value
@@ -48,7 +45,9 @@ export type RawEnv = Record<string, unknown>;
 export type EnvResult = { ok: true; env: Env } | { ok: false; keys: string[]; message: string };
 
 export function parseEnv(raw: RawEnv): EnvResult {
-  const parsed = EnvSchema.safeParse(raw);
+  // An empty value means "not set" (dotenv files and dashboards write KEY= for that).
+  const present = Object.fromEntries(Object.entries(raw).filter(([, v]) => v !== ""));
+  const parsed = EnvSchema.safeParse(present);
   if (parsed.success) {
     if (!parsed.data.JWT_SECRET && !parsed.data.JWKS_URL) {
       return { ok: false, keys: ["JWT_SECRET"], message: "JWT_SECRET or JWKS_URL must be set" };
