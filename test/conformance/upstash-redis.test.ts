@@ -365,16 +365,36 @@ describe.each(backends)("upstash redis emulator over $name", ({ name, redisUrl, 
     });
 
     it.skipIf(skip)("multi-region slidingWindow agrees across two regions", async () => {
-      const rl = new MultiRegionRatelimit({
-        redis: [redis, client(emu, false)],
-        limiter: MultiRegionRatelimit.slidingWindow(2, "1 s"),
-        prefix: `rl-mr-${name}`,
-        ephemeralCache: false,
+      // Two regions must be two stores: over one shared store each request is counted by the
+      // first region's script before the second runs it, and `limit` answers with whichever HTTP
+      // reply lands first, so the 2nd request was randomly refused (seen 1 run in 8).
+      let secondUrl: string | undefined;
+      if (redisUrl) {
+        const u = new URL(redisUrl);
+        u.pathname = "/3";
+        secondUrl = u.toString();
+      }
+      const second = await startUpstashRedis({
+        port: 0,
+        hostname: "127.0.0.1",
+        token: "test-token",
+        redisUrl: secondUrl,
       });
-      await alignToWindow(1000);
-      const r = [await rl.limit("u"), await rl.limit("u"), await rl.limit("u")];
-      expect(r.map((x) => x.success)).toEqual([true, true, false]);
-      await Promise.all(r.map((x) => x.pending));
+      try {
+        const rl = new MultiRegionRatelimit({
+          redis: [redis, client(second, false)],
+          limiter: MultiRegionRatelimit.slidingWindow(2, "1 s"),
+          prefix: `rl-mr-${name}-${process.pid}-${Date.now()}`,
+          ephemeralCache: false,
+        });
+        await alignToWindow(1000);
+        const r = [await rl.limit("u"), await rl.limit("u"), await rl.limit("u")];
+        expect(r.map((x) => x.success)).toEqual([true, true, false]);
+        expect(r.map((x) => x.remaining)).toEqual([1, 0, 0]);
+        await Promise.all(r.map((x) => x.pending));
+      } finally {
+        await second.close();
+      }
     });
   });
 });

@@ -4,13 +4,15 @@
  * messages are Redis 7.0's, byte for byte, because clients and tests match on them.
  */
 import { RedisError } from "../reply";
+import type { Stream } from "./streams";
 
 export type Value =
   | { type: "string"; v: string }
   | { type: "hash"; v: Map<string, string> }
   | { type: "set"; v: Set<string> }
   | { type: "zset"; v: Map<string, number> }
-  | { type: "list"; v: string[] };
+  | { type: "list"; v: string[] }
+  | { type: "stream"; v: Stream };
 
 export type TypeName = Value["type"];
 
@@ -21,6 +23,7 @@ export interface ValueOf {
   set: Set<string>;
   zset: Map<string, number>;
   list: string[];
+  stream: Stream;
 }
 
 type Entry = { value: Value; expireAt: number | null };
@@ -114,7 +117,7 @@ export class Db {
   }
 
   /** Gets the container at key, creating an empty one (no expiry) when absent. */
-  getOrCreate<T extends Exclude<TypeName, "string">>(key: string, type: T): ValueOf[T] {
+  getOrCreate<T extends Exclude<TypeName, "string" | "stream">>(key: string, type: T): ValueOf[T] {
     const found = this.get(key, type);
     if (found !== undefined) return found;
     const fresh = (type === "hash" || type === "zset" ? new Map() : type === "set" ? new Set() : []) as never;
@@ -130,6 +133,16 @@ export class Db {
   setString(key: string, v: string, keepTtl = false): void {
     const old = keepTtl ? this.entry(key) : undefined;
     this.data.set(key, { value: { type: "string", v }, expireAt: old?.expireAt ?? null });
+  }
+
+  /** Stores any value under key (no expiry), replacing what was there. */
+  put(key: string, value: Value): void {
+    this.data.set(key, { value, expireAt: null });
+  }
+
+  /** The raw value at key, whatever its type (COPY, OBJECT). */
+  raw(key: string): Value | undefined {
+    return this.entry(key)?.value;
   }
 
   /** Rewrites a string in place, keeping its TTL (INCR, APPEND). */
@@ -150,7 +163,8 @@ export class Db {
     const e = this.data.get(key);
     if (!e) return;
     const v = e.value.v;
-    const size = typeof v === "string" ? 1 : Array.isArray(v) ? v.length : v.size;
+    if (e.value.type === "stream") return; // streams may be empty
+    const size = typeof v === "string" ? 1 : Array.isArray(v) ? v.length : (v as Map<string, string>).size;
     if (size === 0) this.data.delete(key);
   }
 

@@ -56,7 +56,7 @@ export const hashCommands: CommandTable = {
   hkeys: { arity: 2, run: (ctx, [k]) => [...(ctx.db.get(k!, "hash")?.keys() ?? [])] },
   hvals: { arity: 2, run: (ctx, [k]) => [...(ctx.db.get(k!, "hash")?.values() ?? [])] },
   hlen: { arity: 2, run: (ctx, [k]) => ctx.db.get(k!, "hash")?.size ?? 0 },
-  hstrlen: { arity: 3, run: (ctx, [k, f]) => Buffer.byteLength(ctx.db.get(k!, "hash")?.get(f!) ?? "") },
+  hstrlen: { arity: 3, run: (ctx, [k, f]) => (ctx.db.get(k!, "hash")?.get(f!) ?? "").length },
   hexists: { arity: 3, run: (ctx, [k, f]) => (ctx.db.get(k!, "hash")?.has(f!) ? 1 : 0) },
   hdel: {
     arity: -3,

@@ -2,18 +2,27 @@
  * The embedded in-memory Redis: a command table over one keyspace, run synchronously, so every
  * command, script and MULTI/EXEC block is atomic by construction (Node runs one at a time).
  */
+import { createHash } from "node:crypto";
 import { RedisError, type Reply, Status } from "../reply";
+import { bitCommands } from "./bits";
 import { Db, err, parseInt64 } from "./db";
+import { geoCommands } from "./geo";
 import { hashCommands } from "./hashes";
+import { hllCommands } from "./hll";
 import { keyCommands } from "./keys";
 import { listCommands } from "./lists";
-import { KNOWN_SCRIPTS, sha1 } from "./scripts";
+import { moreCommands } from "./more";
+import { KNOWN_SCRIPTS } from "./scripts";
 import { setCommands } from "./sets";
+import { streamCommands } from "./streams";
 import { stringCommands } from "./strings";
 import type { CommandTable, Ctx } from "./types";
 import { zsetCommands } from "./zsets";
 
 const NOSCRIPT = "NOSCRIPT No matching script. Please use EVAL.";
+
+/** SHA1 of a script's bytes (scripts are held as byte strings). */
+const scriptSha = (script: string) => createHash("sha1").update(script, "latin1").digest("hex");
 
 function runScript(ctx: Ctx, sha: string, args: string[]): Reply {
   const numkeys = parseInt64(args[0]!);
@@ -33,7 +42,7 @@ const scriptingCommands: CommandTable = {
   eval: {
     arity: -3,
     run(ctx, [script, ...rest]) {
-      const sha = sha1(script!);
+      const sha = scriptSha(script!);
       ctx.scripts.set(sha, script!);
       return runScript(ctx, sha, rest);
     },
@@ -52,7 +61,7 @@ const scriptingCommands: CommandTable = {
       switch (sub!.toUpperCase()) {
         case "LOAD": {
           if (rest.length !== 1) throw err("ERR wrong number of arguments for 'script|load' command");
-          const sha = sha1(rest[0]!);
+          const sha = scriptSha(rest[0]!);
           ctx.scripts.set(sha, rest[0]!);
           return sha;
         }
@@ -79,7 +88,29 @@ const COMMANDS: CommandTable = {
   ...zsetCommands,
   ...listCommands,
   ...scriptingCommands,
+  ...bitCommands,
+  ...hllCommands,
+  ...geoCommands,
+  ...streamCommands,
+  ...moreCommands,
 };
+
+/** A JS string → its UTF-8 bytes as a latin1 string (one char per byte). */
+export function toByteString(s: string): string {
+  // ASCII is the same either way; skip the copy.
+  for (let i = 0; i < s.length; i++) {
+    if (s.charCodeAt(i) > 0x7f) return Buffer.from(s, "utf8").toString("latin1");
+  }
+  return s;
+}
+
+/** An internal reply (byte strings) → the shared Reply model (Buffers of those bytes). */
+function toBytesReply(r: Reply): Reply {
+  if (typeof r === "string") return Buffer.from(r, "latin1");
+  if (Array.isArray(r)) return r.map(toBytesReply);
+  if (r instanceof RedisError) return new RedisError(Buffer.from(r.message, "latin1").toString("utf8"));
+  return r;
+}
 
 /** Redis' queue-time checks: unknown command and arity. Null when the command may run. */
 export function checkCommand(args: string[]): RedisError | null {
@@ -110,19 +141,22 @@ export class MemoryStore {
     this.sweeper.unref();
   }
 
-  /** Runs one command; errors come back as RedisError values, never thrown. */
+  /** Runs one command; errors come back as RedisError values, never thrown. Arguments arrive as
+   * JS strings (what JSON carries) and are stored as their UTF-8 bytes, one latin1 char per byte,
+   * so every value is a byte string as in Redis (SETBIT, SETRANGE, APPEND can make any bytes);
+   * replies leave as Buffers of those bytes. */
   execute(args: string[]): Reply {
     try {
-      return this.call(args);
+      return toBytesReply(this.call(args.map(toByteString)));
     } catch (e) {
-      if (e instanceof RedisError) return e;
+      if (e instanceof RedisError) return toBytesReply(e);
       throw e;
     }
   }
 
   /** MULTI/EXEC: queue-time errors abort the whole block, runtime errors stay per command. */
   multi(commands: string[][]): Reply[] | RedisError {
-    if (commands.some((c) => checkCommand(c) !== null))
+    if (commands.some((c) => checkCommand(c.map(toByteString)) !== null))
       return new RedisError("EXECABORT Transaction discarded because of previous errors.");
     return commands.map((c) => this.execute(c));
   }

@@ -146,10 +146,10 @@ export const stringCommands: CommandTable = {
     run(ctx, [k, v]) {
       const next = (ctx.db.get(k!, "string") ?? "") + v!;
       ctx.db.updateString(k!, next);
-      return Buffer.byteLength(next);
+      return next.length;
     },
   },
-  strlen: { arity: 2, run: (ctx, [k]) => Buffer.byteLength(ctx.db.get(k!, "string") ?? "") },
+  strlen: { arity: 2, run: (ctx, [k]) => (ctx.db.get(k!, "string") ?? "").length },
   getdel: {
     arity: 2,
     run(ctx, [k]) {
@@ -188,7 +188,7 @@ export const stringCommands: CommandTable = {
   getrange: {
     arity: 4,
     run(ctx, [k, s, e]) {
-      const v = Buffer.from(ctx.db.get(k!, "string") ?? "");
+      const v = ctx.db.get(k!, "string") ?? "";
       let start = parseInt64(s!);
       let end = parseInt64(e!);
       if (start < 0 && end < 0 && start > end) return "";
@@ -196,7 +196,7 @@ export const stringCommands: CommandTable = {
       if (end < 0) end = Math.max(0, v.length + end);
       end = Math.min(end, v.length - 1);
       if (start > end || v.length === 0) return "";
-      return v.subarray(start, end + 1).toString();
+      return v.slice(start, end + 1);
     },
   },
 };

@@ -1,0 +1,432 @@
+/**
+ * The rest of @upstash/redis' commands that Redis 7.0 has: LMOVE LPOS LMPOP, the *STORE set
+ * commands and SINTERCARD, SSCAN/ZSCAN, ZUNION/ZINTER/ZDIFF(+STORE), ZREMRANGEBYLEX, COPY,
+ * PUBLISH, and a complete HRANDFIELD. Redis 7.0 semantics and error strings.
+ */
+import type { Reply } from "../reply";
+import { err, formatScore, globMatch, parseFloatArg, parseInt64, SYNTAX, type Value, WRONGTYPE } from "./db";
+import type { CommandTable, Ctx } from "./types";
+
+function shuffle<T>(all: T[]): T[] {
+  for (let i = all.length - 1; i > 0; i--) {
+    const j = Math.floor(Math.random() * (i + 1));
+    [all[i], all[j]] = [all[j]!, all[i]!];
+  }
+  return all;
+}
+
+/** getRangeLongFromObjectOrReply with a message: a non-integer and an out-of-range value give it. */
+function rangedInt(s: string, min: number, message: string): number {
+  let n: number;
+  try {
+    n = parseInt64(s);
+  } catch {
+    throw err(`ERR ${message}`);
+  }
+  if (n < min) throw err(`ERR ${message}`);
+  return n;
+}
+
+function side(s: string): "LEFT" | "RIGHT" {
+  const u = s.toUpperCase();
+  if (u !== "LEFT" && u !== "RIGHT") throw err(SYNTAX);
+  return u;
+}
+
+function setOf(ctx: Ctx, key: string): Set<string> {
+  return ctx.db.get(key, "set") ?? new Set();
+}
+
+function storeSet(ctx: Ctx, dest: string, members: Iterable<string>): number {
+  const s = new Set(members);
+  if (s.size) ctx.db.put(dest, { type: "set", v: s });
+  else ctx.db.delete(dest);
+  return s.size;
+}
+
+const setOps = {
+  inter(sets: Set<string>[]): string[] {
+    return [...sets[0]!].filter((m) => sets.every((s) => s.has(m)));
+  },
+  union(sets: Set<string>[]): string[] {
+    return [...new Set(sets.flatMap((s) => [...s]))];
+  },
+  diff(sets: Set<string>[]): string[] {
+    return [...sets[0]!].filter((m) => !sets.slice(1).some((s) => s.has(m)));
+  },
+};
+
+/** A sorted set or a plain set (scores 1) as sources of ZUNION/ZINTER/ZDIFF. */
+function zsource(ctx: Ctx, key: string): Map<string, number> | undefined {
+  const t = ctx.db.typeOf(key);
+  if (t === undefined) return undefined;
+  if (t === "zset") return ctx.db.get(key, "zset");
+  if (t === "set") return new Map([...ctx.db.get(key, "set")!].map((m) => [m, 1] as [string, number]));
+  throw err(WRONGTYPE);
+}
+
+const byScore = (a: [string, number], b: [string, number]) =>
+  a[1] - b[1] || (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0);
+
+/** zunionInterDiffGenericCommand. `args` starts at numkeys. */
+function zsetOp(
+  ctx: Ctx,
+  op: "union" | "inter" | "diff",
+  args: string[],
+  dest: string | null,
+  fullname: string,
+): Reply {
+  const numkeys = parseInt64(args[0]!);
+  if (numkeys < 1) throw err(`ERR at least 1 input key is needed for '${fullname}' command`);
+  if (numkeys > args.length - 1) throw err(SYNTAX);
+  const keys = args.slice(1, 1 + numkeys);
+  const srcs = keys.map((k) => zsource(ctx, k));
+  const weights = keys.map(() => 1);
+  let aggregate: "SUM" | "MIN" | "MAX" = "SUM";
+  let withScores = false;
+  for (let j = 1 + numkeys; j < args.length; ) {
+    const o = args[j]!.toUpperCase();
+    const remaining = args.length - j;
+    if (op !== "diff" && remaining >= numkeys + 1 && o === "WEIGHTS") {
+      for (let i = 0; i < numkeys; i++)
+        weights[i] = parseFloatArg(args[j + 1 + i]!, "ERR weight value is not a float");
+      j += 1 + numkeys;
+    } else if (op !== "diff" && remaining >= 2 && o === "AGGREGATE") {
+      const a = args[j + 1]!.toUpperCase();
+      if (a !== "SUM" && a !== "MIN" && a !== "MAX") throw err(SYNTAX);
+      aggregate = a;
+      j += 2;
+    } else if (remaining >= 1 && dest === null && o === "WITHSCORES") {
+      withScores = true;
+      j++;
+    } else throw err(SYNTAX);
+  }
+  const weighted = (score: number, w: number) => {
+    const v = score * w;
+    return Number.isNaN(v) ? 0 : v;
+  };
+  const combine = (a: number, b: number) => {
+    if (aggregate === "SUM") {
+      const v = a + b;
+      return Number.isNaN(v) ? 0 : v;
+    }
+    return aggregate === "MIN" ? Math.min(a, b) : Math.max(a, b);
+  };
+  const result = new Map<string, number>();
+  if (op === "union") {
+    srcs.forEach((z, i) => {
+      for (const [m, s] of z ?? []) {
+        const v = weighted(s, weights[i]!);
+        const cur = result.get(m);
+        result.set(m, cur === undefined ? v : combine(cur, v));
+      }
+    });
+  } else if (op === "inter") {
+    if (srcs.every((z) => z !== undefined)) {
+      for (const [m, s] of srcs[0]!) {
+        let v = weighted(s, weights[0]!);
+        let all = true;
+        for (let i = 1; i < srcs.length; i++) {
+          const o = srcs[i]!.get(m);
+          if (o === undefined) {
+            all = false;
+            break;
+          }
+          v = combine(v, weighted(o, weights[i]!));
+        }
+        if (all) result.set(m, v);
+      }
+    }
+  } else {
+    for (const [m, s] of srcs[0] ?? []) if (!srcs.slice(1).some((z) => z?.has(m))) result.set(m, s);
+  }
+  if (dest !== null) {
+    if (result.size) ctx.db.put(dest, { type: "zset", v: result });
+    else ctx.db.delete(dest);
+    return result.size;
+  }
+  const items = [...result].sort(byScore);
+  return withScores ? items.flatMap(([m, s]) => [m, formatScore(s)]) : items.map(([m]) => m);
+}
+
+/** SSCAN / ZSCAN: a position cursor over the container, as the other SCANs of this store. */
+function scanItems(items: string[][], cursorArg: string, opts: string[]): Reply {
+  const cursor = parseInt64(cursorArg, "ERR invalid cursor");
+  let match: string | undefined;
+  let count = 10;
+  for (let i = 0; i < opts.length; i += 2) {
+    const o = opts[i]!.toUpperCase();
+    const v = opts[i + 1];
+    if (v === undefined) throw err(SYNTAX);
+    if (o === "MATCH") match = v;
+    else if (o === "COUNT") {
+      count = parseInt64(v);
+      if (count < 1) throw err(SYNTAX);
+    } else throw err(SYNTAX);
+  }
+  const page = items.slice(cursor, cursor + count);
+  const next = cursor + count >= items.length ? 0 : cursor + count;
+  return [String(next), page.filter(([m]) => !match || globMatch(match, m!)).flat()];
+}
+
+function cloneValue(v: Value): Value {
+  switch (v.type) {
+    case "string":
+      return { type: "string", v: v.v };
+    case "hash":
+      return { type: "hash", v: new Map(v.v) };
+    case "set":
+      return { type: "set", v: new Set(v.v) };
+    case "zset":
+      return { type: "zset", v: new Map(v.v) };
+    case "list":
+      return { type: "list", v: [...v.v] };
+    default:
+      return { type: "stream", v: structuredCloneStream(v.v) };
+  }
+}
+
+function structuredCloneStream(s: Extract<Value, { type: "stream" }>["v"]) {
+  const copy = Object.assign(Object.create(Object.getPrototypeOf(s)), s) as typeof s;
+  copy.entries = s.entries.map((e) => ({ ...e, fields: [...e.fields] }));
+  copy.groups = new Map(
+    [...s.groups].map(([name, g]) => {
+      const pel = new Map([...g.pel].map(([k, p]) => [k, { ...p }]));
+      const consumers = new Map(
+        [...g.consumers].map(([n, c]) => [
+          n,
+          { ...c, pel: new Map([...c.pel.keys()].map((k) => [k, pel.get(k)!])) },
+        ]),
+      );
+      return [name, { ...g, pel, consumers }];
+    }),
+  );
+  return copy;
+}
+
+export const moreCommands: CommandTable = {
+  lmove: {
+    arity: 5,
+    run(ctx, [src, dst, from, to]) {
+      const wf = side(from!);
+      const wt = side(to!);
+      const l = ctx.db.get(src!, "list");
+      if (!l) return null;
+      ctx.db.get(dst!, "list"); // WRONGTYPE before anything moves
+      const v = wf === "LEFT" ? l.shift()! : l.pop()!;
+      ctx.db.dropIfEmpty(src!);
+      const d = ctx.db.getOrCreate(dst!, "list");
+      if (wt === "LEFT") d.unshift(v);
+      else d.push(v);
+      return v;
+    },
+  },
+  lpos: {
+    arity: -3,
+    run(ctx, [key, element, ...opts]) {
+      let rank = 1;
+      let count: number | undefined;
+      let maxlen = 0;
+      for (let i = 0; i < opts.length; i++) {
+        const o = opts[i]!.toUpperCase();
+        const more = opts.length - 1 - i;
+        if (o === "RANK" && more) {
+          rank = parseInt64(opts[++i]!);
+          if (rank === 0)
+            throw err(
+              "ERR RANK can't be zero: use 1 to start from the first match, 2 from the second ... or use negative to start from the end of the list",
+            );
+          if (rank <= Number.MIN_SAFE_INTEGER) throw err("ERR value is out of range");
+        } else if (o === "COUNT" && more) {
+          count = parseInt64(opts[++i]!);
+          if (count < 0) throw err("ERR COUNT can't be negative");
+        } else if (o === "MAXLEN" && more) {
+          maxlen = parseInt64(opts[++i]!);
+          if (maxlen < 0) throw err("ERR MAXLEN can't be negative");
+        } else throw err(SYNTAX);
+      }
+      const l = ctx.db.get(key!, "list");
+      if (!l) return count === undefined ? null : [];
+      const out: number[] = [];
+      const want = count === undefined ? 1 : count === 0 ? Number.POSITIVE_INFINITY : count;
+      let skip = Math.abs(rank) - 1;
+      const n = l.length;
+      for (let k = 0; k < n && (maxlen === 0 || k < maxlen) && out.length < want; k++) {
+        const i = rank > 0 ? k : n - 1 - k;
+        if (l[i] === element) {
+          if (skip > 0) skip--;
+          else out.push(i);
+        }
+      }
+      return count === undefined ? (out[0] ?? null) : out;
+    },
+  },
+  lmpop: {
+    arity: -4,
+    run(ctx, args) {
+      const numkeys = rangedInt(args[0]!, 1, "numkeys should be greater than 0");
+      const whereIdx = 1 + numkeys;
+      if (whereIdx >= args.length) throw err(SYNTAX);
+      const where = side(args[whereIdx]!);
+      let count = -1;
+      for (let j = whereIdx + 1; j < args.length; j++) {
+        if (count === -1 && args[j]!.toUpperCase() === "COUNT" && j + 1 < args.length)
+          count = rangedInt(args[++j]!, 1, "count should be greater than 0");
+        else throw err(SYNTAX);
+      }
+      if (count === -1) count = 1;
+      for (const key of args.slice(1, whereIdx)) {
+        const l = ctx.db.get(key, "list");
+        if (!l?.length) continue;
+        const out = where === "LEFT" ? l.splice(0, count) : l.splice(Math.max(0, l.length - count)).reverse();
+        ctx.db.dropIfEmpty(key);
+        return [key, out];
+      }
+      return null;
+    },
+  },
+  sinterstore: {
+    arity: -3,
+    run: (ctx, [d, ...ks]) => storeSet(ctx, d!, setOps.inter(ks.map((k) => setOf(ctx, k)))),
+  },
+  sunionstore: {
+    arity: -3,
+    run: (ctx, [d, ...ks]) => storeSet(ctx, d!, setOps.union(ks.map((k) => setOf(ctx, k)))),
+  },
+  sdiffstore: {
+    arity: -3,
+    run: (ctx, [d, ...ks]) => storeSet(ctx, d!, setOps.diff(ks.map((k) => setOf(ctx, k)))),
+  },
+  sintercard: {
+    arity: -3,
+    run(ctx, args) {
+      const numkeys = rangedInt(args[0]!, 1, "numkeys should be greater than 0");
+      if (numkeys > args.length - 1) throw err("ERR Number of keys can't be greater than number of args");
+      let limit = 0;
+      for (let i = 1 + numkeys; i < args.length; i++) {
+        if (args[i]!.toUpperCase() === "LIMIT" && i + 1 < args.length)
+          limit = rangedInt(args[++i]!, 0, "LIMIT can't be negative");
+        else throw err(SYNTAX);
+      }
+      const n = setOps.inter(args.slice(1, 1 + numkeys).map((k) => setOf(ctx, k))).length;
+      return limit ? Math.min(limit, n) : n;
+    },
+  },
+  sscan: {
+    arity: -3,
+    run: (ctx, [k, c, ...o]) =>
+      scanItems(
+        [...setOf(ctx, k!)].map((m) => [m]),
+        c!,
+        o,
+      ),
+  },
+  zscan: {
+    arity: -3,
+    run: (ctx, [k, c, ...o]) =>
+      scanItems(
+        [...(ctx.db.get(k!, "zset") ?? new Map<string, number>())]
+          .sort(byScore)
+          .map(([m, s]) => [m, formatScore(s)]),
+        c!,
+        o,
+      ),
+  },
+  zunion: { arity: -3, run: (ctx, args) => zsetOp(ctx, "union", args, null, "zunion") },
+  zinter: { arity: -3, run: (ctx, args) => zsetOp(ctx, "inter", args, null, "zinter") },
+  zdiff: { arity: -3, run: (ctx, args) => zsetOp(ctx, "diff", args, null, "zdiff") },
+  zunionstore: { arity: -4, run: (ctx, [d, ...args]) => zsetOp(ctx, "union", args, d!, "zunionstore") },
+  zinterstore: { arity: -4, run: (ctx, [d, ...args]) => zsetOp(ctx, "inter", args, d!, "zinterstore") },
+  zdiffstore: { arity: -4, run: (ctx, [d, ...args]) => zsetOp(ctx, "diff", args, d!, "zdiffstore") },
+  zremrangebylex: {
+    arity: 4,
+    run(ctx, [k, a, b]) {
+      const members = ctx.call(["zrange", k!, a!, b!, "BYLEX"]) as string[];
+      const z = ctx.db.get(k!, "zset");
+      for (const m of members) z?.delete(m);
+      ctx.db.dropIfEmpty(k!);
+      return members.length;
+    },
+  },
+  copy: {
+    arity: -3,
+    run(ctx, [src, dst, ...opts]) {
+      let replace = false;
+      for (let i = 0; i < opts.length; i++) {
+        const o = opts[i]!.toUpperCase();
+        if (o === "REPLACE") replace = true;
+        else if (o === "DB" && i + 1 < opts.length) {
+          const db = parseInt64(opts[++i]!);
+          if (db !== 0) throw err("ERR DB index is out of range");
+        } else throw err(SYNTAX);
+      }
+      if (src === dst) throw err("ERR source and destination objects are the same");
+      const v = ctx.db.raw(src!);
+      if (!v) return 0;
+      if (ctx.db.exists(dst!) && !replace) return 0;
+      const ttl = ctx.db.expireAt(src!) ?? null;
+      ctx.db.put(dst!, cloneValue(v));
+      if (ttl !== null) ctx.db.setExpireAt(dst!, ttl);
+      return 1;
+    },
+  },
+  publish: { arity: 3, run: () => 0 },
+  hrandfield: {
+    arity: -2,
+    run(ctx, [k, c, withValues, ...extra]) {
+      if (extra.length || (withValues !== undefined && withValues.toUpperCase() !== "WITHVALUES"))
+        throw err(SYNTAX);
+      const count = c === undefined ? undefined : parseInt64(c);
+      const h = ctx.db.get(k!, "hash");
+      const entries = [...(h ?? new Map<string, string>())];
+      if (count === undefined)
+        return entries.length ? entries[Math.floor(Math.random() * entries.length)]![0] : null;
+      const picked =
+        count >= 0
+          ? shuffle(entries).slice(0, count)
+          : entries.length
+            ? Array.from({ length: -count }, () => entries[Math.floor(Math.random() * entries.length)]!)
+            : [];
+      return withValues ? picked.flat() : picked.map(([f]) => f);
+    },
+  },
+  object: {
+    arity: -2,
+    run(ctx, [sub, key]) {
+      const s = sub!.toUpperCase();
+      if (key === undefined || !["ENCODING", "REFCOUNT", "IDLETIME", "FREQ"].includes(s))
+        throw err(`ERR unknown subcommand or wrong number of arguments for '${sub}'. Try OBJECT HELP.`);
+      const v = ctx.db.raw(key);
+      if (!v) return null;
+      if (s === "REFCOUNT") return 1;
+      if (s === "IDLETIME") return 0;
+      if (s === "FREQ")
+        throw err(
+          "ERR An LFU maxmemory policy is not selected, access frequency not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust.",
+        );
+      // Redis' small encodings for small values (the thresholds are its defaults).
+      switch (v.type) {
+        case "string":
+          return /^-?(0|[1-9][0-9]{0,18})$/.test(v.v) && Number.isSafeInteger(Number(v.v))
+            ? "int"
+            : v.v.length <= 44
+              ? "embstr"
+              : "raw";
+        case "list":
+          return "quicklist";
+        case "set":
+          return [...v.v].every((m) => /^-?(0|[1-9][0-9]{0,18})$/.test(m)) && v.v.size <= 512
+            ? "intset"
+            : "hashtable";
+        case "hash":
+          return v.v.size <= 128 && [...v.v].every(([f, x]) => f.length <= 64 && x.length <= 64)
+            ? "listpack"
+            : "hashtable";
+        case "zset":
+          return v.v.size <= 128 && [...v.v.keys()].every((m) => m.length <= 64) ? "listpack" : "skiplist";
+        default:
+          return "stream";
+      }
+    },
+  },
+};
