@@ -64,8 +64,8 @@ async function main() {
   const publicUrl = vars.PUBLIC_URL ?? `http://127.0.0.1:${LOCAL.ports.worker}`;
   const port = portOf(publicUrl, LOCAL.ports.worker);
   // The worker gets exactly the merged vars, through a generated env file only we can read.
-  mkdirSync(".wrangler", { recursive: true });
-  const envFile = ".wrangler/dev.vars.generated";
+  mkdirSync(dataDir, { recursive: true });
+  const envFile = `${dataDir}/worker.vars.generated`;
   const lines = Object.entries(vars).map(([k, v]) => `${k}=${JSON.stringify(v)}`);
   writeFileSync(envFile, `${lines.join("\n")}\n`, { mode: 0o600 });
   chmodSync(envFile, 0o600);
