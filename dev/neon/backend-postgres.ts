@@ -1,0 +1,328 @@
+/**
+ * PostgreSQL backend. The endpoint provisions roles and the database with the superuser URL once,
+ * then talks to the server only AS THE CLIENT'S ROLE (trust auth on the backend; the endpoint has
+ * already checked the password), so Row Level Security applies exactly as on Neon.
+ *
+ * HTTP traffic goes through raw wire-protocol sockets pooled per role: the request's messages are
+ * written as one buffer and the output is returned as bytes (no typed client in between, no
+ * per-row objects, no extra round trips). Session state (SET, prepared statements) is not reset
+ * between HTTP requests sharing a pooled socket, as on Neon's own pooled HTTP connections; a
+ * transaction cannot leak because every request ends with Sync / COMMIT.
+ */
+import net from "node:net";
+import pg from "pg";
+import type { Backend, Session, SessionIO } from "./backend";
+import { errorResponse, queryMessage, quoteIdent, ReadyCounter, startupMessage, TERMINATE } from "./protocol";
+
+const ROLLBACK = queryMessage("ROLLBACK");
+
+interface Target {
+  host: string;
+  port: number;
+}
+
+function connectSocket(target: Target): net.Socket {
+  // A host starting with "/" is a Unix socket directory, as in libpq.
+  const socket = target.host.startsWith("/")
+    ? net.connect({ path: `${target.host}/.s.PGSQL.${target.port}` })
+    : net.connect({ host: target.host, port: target.port });
+  socket.setNoDelay(true);
+  return socket;
+}
+
+/** Reads the first backend message after a StartupMessage; rejects unless it is AuthenticationOk. */
+function checkAuthOk(first: Buffer): string | null {
+  if (first[0] === 0x52 && first.readInt32BE(5) === 0) return null;
+  if (first[0] === 0x52)
+    return "the backend asked for a password: configure trust auth for the endpoint's roles";
+  if (first[0] === 0x45) {
+    const m = first.indexOf("M", 5, "latin1");
+    return m > 0 ? first.toString("utf8", m + 1, first.indexOf(0, m)) : "backend refused the connection";
+  }
+  return "unexpected backend reply to startup";
+}
+
+/** One raw connection used for HTTP requests, one request at a time. */
+class RawConnection {
+  private socket: net.Socket;
+  private chunks: Buffer[] = [];
+  private counter = new ReadyCounter();
+  private target = 0;
+  private resolve: ((b: Buffer) => void) | null = null;
+  /** Transaction status byte of the last ReadyForQuery ('I' idle, 'T' in transaction, 'E' failed). */
+  lastStatus = 0x49;
+  private reject: ((e: Error) => void) | null = null;
+  dead = false;
+  lastUsed = Date.now();
+
+  private constructor(socket: net.Socket) {
+    this.socket = socket;
+    socket.on("data", (chunk: Buffer) => this.onData(chunk));
+    const fail = (err: Error) => {
+      this.dead = true;
+      const reject = this.reject;
+      this.resolve = this.reject = null;
+      reject?.(err);
+    };
+    socket.on("error", fail);
+    socket.on("close", () => fail(new Error("backend connection closed")));
+  }
+
+  static open(target: Target, user: string, database: string): Promise<RawConnection> {
+    const conn = new RawConnection(connectSocket(target));
+    return new Promise((resolve, reject) => {
+      conn.resolve = (buf) => {
+        const problem = checkAuthOk(buf);
+        if (problem) {
+          conn.destroy();
+          reject(new Error(problem));
+        } else resolve(conn);
+      };
+      conn.reject = reject;
+      conn.target = 1;
+      conn.socket.write(startupMessage({ user, database, client_encoding: "UTF8" }));
+    });
+  }
+
+  private onData(chunk: Buffer): void {
+    if (!this.resolve) return; // async notices while idle: nobody asked for them
+    this.chunks.push(chunk);
+    this.counter.feed(chunk);
+    // An ErrorResponse during startup ends the connection without ReadyForQuery.
+    if (this.counter.seen >= this.target || (this.target === 1 && chunk[0] === 0x45)) {
+      const out = this.chunks.length === 1 ? this.chunks[0]! : Buffer.concat(this.chunks);
+      this.chunks = [];
+      this.lastStatus = this.counter.lastStatus;
+      this.counter = new ReadyCounter();
+      const resolve = this.resolve;
+      this.resolve = this.reject = null;
+      resolve(out);
+    }
+  }
+
+  exec(messages: Buffer, syncs: number): Promise<Buffer> {
+    if (this.dead) return Promise.reject(new Error("backend connection closed"));
+    return new Promise((resolve, reject) => {
+      this.resolve = resolve;
+      this.reject = reject;
+      this.target = syncs;
+      this.socket.write(messages);
+    });
+  }
+
+  destroy(): void {
+    this.dead = true;
+    if (!this.socket.destroyed) this.socket.end(TERMINATE);
+  }
+}
+
+/** Per-role pool of raw connections with a FIFO wait queue. */
+class RawPool {
+  private idle: RawConnection[] = [];
+  private waiters: ((c: RawConnection | Error) => void)[] = [];
+  private size = 0;
+
+  constructor(
+    private readonly target: Target,
+    private readonly user: string,
+    private readonly database: string,
+    private readonly max: number,
+  ) {}
+
+  async acquire(): Promise<RawConnection> {
+    while (this.idle.length) {
+      const c = this.idle.pop()!;
+      if (!c.dead) return c;
+      this.size--;
+    }
+    if (this.size < this.max) {
+      this.size++;
+      try {
+        return await RawConnection.open(this.target, this.user, this.database);
+      } catch (err) {
+        this.size--;
+        throw err;
+      }
+    }
+    const got = await new Promise<RawConnection | Error>((resolve) => this.waiters.push(resolve));
+    if (got instanceof Error) throw got;
+    return got;
+  }
+
+  release(c: RawConnection): void {
+    if (c.dead) {
+      this.size--;
+      // Let a waiter open a fresh connection in the freed slot.
+      const waiter = this.waiters.shift();
+      if (waiter) {
+        this.size++;
+        RawConnection.open(this.target, this.user, this.database).then(waiter, (err: Error) => {
+          this.size--;
+          waiter(err);
+        });
+      }
+      return;
+    }
+    c.lastUsed = Date.now();
+    const waiter = this.waiters.shift();
+    if (waiter) waiter(c);
+    else this.idle.push(c);
+  }
+
+  async run(messages: Buffer, syncs: number): Promise<Buffer> {
+    const c = await this.acquire();
+    try {
+      const out = await c.exec(messages, syncs);
+      // A lone "BEGIN" sent over HTTP must not leave the pooled connection inside a transaction.
+      if (c.lastStatus !== 0x49) await c.exec(ROLLBACK, 1);
+      return out;
+    } finally {
+      this.release(c);
+    }
+  }
+
+  close(): void {
+    for (const c of this.idle) c.destroy();
+    this.idle = [];
+    for (const w of this.waiters) w(new Error("endpoint closed"));
+    this.waiters = [];
+  }
+}
+
+export interface PostgresBackendOptions {
+  postgresUrl: string;
+  database: string;
+  roles: Record<string, string>;
+  poolSize: number;
+  log: (line: string) => void;
+}
+
+function isDuplicate(err: unknown): boolean {
+  const code = (err as { code?: string }).code;
+  // 42710 duplicate_object, 42P04 duplicate_database, 23505 when two provisioners race.
+  return code === "42710" || code === "42P04" || code === "23505" || code === "XX000";
+}
+
+/** Creates the roles and the database if missing. Idempotent and safe to run concurrently. */
+async function provision(opts: PostgresBackendOptions): Promise<void> {
+  const admin = new pg.Client({ connectionString: opts.postgresUrl });
+  await admin.connect();
+  try {
+    const adminUser = (await admin.query<{ u: string }>("select current_user as u")).rows[0]!.u;
+    for (const role of Object.keys(opts.roles)) {
+      if (role === adminUser) continue; // never demote the superuser we are using
+      const exists = await admin.query("select 1 from pg_roles where rolname = $1", [role]);
+      const attrs = "LOGIN NOSUPERUSER NOBYPASSRLS";
+      try {
+        if (exists.rowCount) await admin.query(`ALTER ROLE ${quoteIdent(role)} ${attrs}`);
+        else await admin.query(`CREATE ROLE ${quoteIdent(role)} ${attrs}`);
+      } catch (err) {
+        if (!isDuplicate(err)) throw err;
+      }
+    }
+    const roleNames = Object.keys(opts.roles);
+    const owner = roleNames.includes("fisioflow_owner") ? "fisioflow_owner" : roleNames[0];
+    const dbExists = await admin.query("select 1 from pg_database where datname = $1", [opts.database]);
+    if (!dbExists.rowCount) {
+      try {
+        await admin.query(
+          `CREATE DATABASE ${quoteIdent(opts.database)}${owner ? ` OWNER ${quoteIdent(owner)}` : ""}`,
+        );
+        opts.log(`neon endpoint: created database ${opts.database}`);
+      } catch (err) {
+        if (!isDuplicate(err)) throw err;
+      }
+    }
+    if (owner) {
+      // Neon's owner roles can read every statement's statistics (neon_superuser is in pg_read_all_stats).
+      await admin.query(`GRANT pg_read_all_stats TO ${quoteIdent(owner)}`).catch(() => {});
+    }
+  } finally {
+    await admin.end();
+  }
+  // pg_stat_statements is not a trusted extension, so a non-superuser owner cannot create it; Neon
+  // lets its owner roles do so. Create it up front as the superuser so the migration's
+  // CREATE EXTENSION IF NOT EXISTS succeeds.
+  const url = new URL(opts.postgresUrl);
+  url.pathname = `/${encodeURIComponent(opts.database)}`;
+  const inDb = new pg.Client({ connectionString: url.toString() });
+  await inDb.connect();
+  try {
+    await inDb.query("CREATE EXTENSION IF NOT EXISTS pg_stat_statements").catch((err: Error) => {
+      if (!isDuplicate(err)) opts.log(`neon endpoint: pg_stat_statements unavailable: ${err.message}`);
+    });
+  } finally {
+    await inDb.end();
+  }
+}
+
+export async function startPostgresBackend(opts: PostgresBackendOptions): Promise<Backend> {
+  await provision(opts);
+  const url = new URL(opts.postgresUrl);
+  const target: Target = {
+    host: decodeURIComponent(url.hostname || url.searchParams.get("host") || "127.0.0.1"),
+    port: Number(url.port || 5432),
+  };
+  const pools = new Map<string, RawPool>();
+  const sessions = new Set<net.Socket>();
+
+  function pool(role: string): RawPool {
+    let p = pools.get(role);
+    if (!p) {
+      p = new RawPool(target, role, opts.database, opts.poolSize);
+      pools.set(role, p);
+    }
+    return p;
+  }
+
+  return {
+    kind: "postgres",
+    run: (role, messages, syncs) => pool(role).run(messages, syncs),
+
+    openSession(role, database, startupParams, io: SessionIO): Session {
+      const socket = connectSocket(target);
+      sessions.add(socket);
+      let authed = false;
+      let head: Buffer = Buffer.alloc(0);
+      socket.on("data", (chunk: Buffer) => {
+        if (authed) {
+          io.send(chunk);
+          return;
+        }
+        // Check the backend accepted the role before passing anything through.
+        head = head.length ? Buffer.concat([head, chunk]) : chunk;
+        if (head.length < 5 || head.length < 1 + head.readInt32BE(1)) return;
+        const problem = checkAuthOk(head);
+        if (problem) {
+          io.send(errorResponse("FATAL", "08006", problem));
+          io.close();
+          socket.destroy();
+          return;
+        }
+        authed = true;
+        io.send(head);
+      });
+      socket.on("error", () => io.close());
+      socket.on("close", () => {
+        sessions.delete(socket);
+        io.close();
+      });
+      // The client's own parameters (application_name, options, ...) go through; user and
+      // database are the checked ones.
+      socket.write(startupMessage({ ...startupParams, user: role, database }));
+      return {
+        write: (data) => {
+          if (!socket.destroyed) socket.write(data);
+        },
+        end: () => {
+          if (!socket.destroyed) socket.end(TERMINATE);
+        },
+      };
+    },
+
+    async close() {
+      for (const p of pools.values()) p.close();
+      for (const s of sessions) s.destroy();
+    },
+  };
+}

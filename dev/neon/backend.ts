@@ -1,0 +1,27 @@
+/** What the HTTP and WebSocket front ends need from a database backend (PGlite or PostgreSQL). */
+
+export interface SessionIO {
+  /** Bytes for the client (backend messages), sent as one binary WebSocket frame. */
+  send(data: Buffer): void;
+  /** Close the client connection (after the backend closed or failed). */
+  close(): void;
+}
+
+/** An authenticated wire-protocol session: the client's bytes after its PasswordMessage go in here. */
+export interface Session {
+  write(data: Buffer): void;
+  /** The client went away: give back whatever the session holds. */
+  end(): void;
+}
+
+export interface Backend {
+  readonly kind: "pglite" | "postgres";
+  /**
+   * Runs frontend `messages` as `role` and resolves with the backend's raw output for them, which
+   * holds exactly `syncs` ReadyForQuery messages (one per Sync or simple Query sent).
+   */
+  run(role: string, messages: Buffer, syncs: number): Promise<Buffer>;
+  /** Starts a wire-protocol session; the backend sends AuthenticationOk onwards through `io`. */
+  openSession(role: string, database: string, startupParams: Record<string, string>, io: SessionIO): Session;
+  close(): Promise<void>;
+}

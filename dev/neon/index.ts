@@ -1,0 +1,121 @@
+/**
+ * The local Neon endpoint: a stand-in for Neon's proxy that @neondatabase/serverless cannot tell
+ * apart from Neon for what the project uses — HTTP POST /sql (single queries and transactional
+ * batches) and the WebSocket /v1 tunnel for Pool/Client — on one node:http server.
+ *
+ * Backends: a real PostgreSQL when `postgresUrl` is given (clients run as their own roles), else an
+ * embedded PGlite (see backend-pglite.ts for its single-session limits).
+ */
+import http from "node:http";
+import type { AddressInfo } from "node:net";
+import { WebSocketServer } from "ws";
+import { LOCAL } from "../config";
+import { Authenticator } from "./auth";
+import type { Backend } from "./backend";
+import { startPgliteBackend } from "./backend-pglite";
+import { startPostgresBackend } from "./backend-postgres";
+import { corsHeaders, createSqlHandler } from "./http-sql";
+import { handleWebSocket } from "./ws-proxy";
+
+export interface NeonEndpointOptions {
+  /** default LOCAL.ports.neon; tests pass 0 */
+  port?: number;
+  /** default 127.0.0.1 */
+  hostname?: string;
+  /** a superuser URL of a real Postgres (LOCAL_POSTGRES_URL); absent → embedded PGlite */
+  postgresUrl?: string;
+  /** PGlite data dir; default ".data/pglite/<database>"; "memory://" for in-memory */
+  dataDir?: string;
+  /** default LOCAL.database */
+  database?: string;
+  /** name → password; default LOCAL.roles */
+  roles?: Record<string, string>;
+  /** backend connections per (role, database) on postgres; default 20 */
+  poolSize?: number;
+  log?: (line: string) => void;
+}
+
+export interface NeonEndpoint {
+  /** http://127.0.0.1:PORT */
+  url: string;
+  /** http://127.0.0.1:PORT/sql → neonConfig.fetchEndpoint */
+  sqlUrl: string;
+  /** 127.0.0.1:PORT/v1 → neonConfig.wsProxy (with useSecureWebSocket = false) */
+  wsProxy: string;
+  backend: "pglite" | "postgres";
+  /** postgresql://role:pw@localhost:PORT/db */
+  connectionString(role?: string, database?: string): string;
+  close(): Promise<void>;
+}
+
+export async function startNeonEndpoint(opts: NeonEndpointOptions = {}): Promise<NeonEndpoint> {
+  const database = opts.database ?? LOCAL.database;
+  const roles = opts.roles ?? LOCAL.roles;
+  const hostname = opts.hostname ?? LOCAL.host;
+  const log = opts.log ?? ((line: string) => console.error(line));
+  const backend: Backend = opts.postgresUrl
+    ? await startPostgresBackend({
+        postgresUrl: opts.postgresUrl,
+        database,
+        roles,
+        poolSize: opts.poolSize ?? 20,
+        log,
+      })
+    : await startPgliteBackend({ dataDir: opts.dataDir ?? `.data/pglite/${database}`, database, roles, log });
+
+  const auth = new Authenticator(roles, database);
+  const handleSql = createSqlHandler(auth, backend, log);
+  const server = http.createServer({ keepAlive: true, noDelay: true }, (req, res) => {
+    const path = req.url?.split("?")[0];
+    if (path === "/sql") {
+      if (req.method === "POST") return void handleSql(req, res);
+      if (req.method === "OPTIONS") {
+        res.writeHead(204, corsHeaders);
+        return void res.end();
+      }
+    }
+    if (req.method === "GET" && (path === "/" || path === "/health")) {
+      res.writeHead(200, { "Content-Type": "application/json" });
+      return void res.end(JSON.stringify({ ok: true, backend: backend.kind, database }));
+    }
+    res.writeHead(404, { "Content-Type": "application/json", ...corsHeaders });
+    res.end(JSON.stringify({ message: "not found" }));
+  });
+  // Keep-alive sockets from fetch() clients outlive single requests; don't let Node cut them early.
+  server.keepAliveTimeout = 65_000;
+
+  const wss = new WebSocketServer({ noServer: true, perMessageDeflate: false });
+  server.on("upgrade", (req, socket, head) => {
+    const path = req.url?.split("?")[0];
+    if (path !== "/v1" && path !== "/v2") {
+      socket.destroy();
+      return;
+    }
+    wss.handleUpgrade(req, socket, head, (ws) => handleWebSocket(ws, auth, backend, log));
+  });
+
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(opts.port ?? LOCAL.ports.neon, hostname, () => resolve());
+  });
+  const { port } = server.address() as AddressInfo;
+  const url = `http://${hostname}:${port}`;
+
+  return {
+    url,
+    sqlUrl: `${url}/sql`,
+    wsProxy: `${hostname}:${port}/v1`,
+    backend: backend.kind,
+    connectionString(role = "fisioflow_app", db = database) {
+      const password = roles[role] ?? "";
+      return `postgresql://${encodeURIComponent(role)}:${encodeURIComponent(password)}@localhost:${port}/${encodeURIComponent(db)}`;
+    },
+    async close() {
+      for (const client of wss.clients) client.terminate();
+      wss.close();
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await backend.close();
+    },
+  };
+}

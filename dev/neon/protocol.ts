@@ -1,0 +1,403 @@
+/**
+ * The few pieces of the PostgreSQL v3 wire protocol the endpoint speaks itself: building
+ * frontend messages (simple and extended query), splitting byte streams into messages, and
+ * decoding the backend messages an HTTP /sql response is built from. Both backends (PGlite's
+ * execProtocolRaw and raw TCP sockets to PostgreSQL) exchange these exact bytes, so one codec
+ * serves both and the JSON is produced straight from the wire, never through a typed client.
+ */
+
+const utf8 = new TextEncoder();
+
+/** A frontend message with a type byte: type, int32 length (self-inclusive), body. */
+function message(type: string, body: Buffer): Buffer {
+  const out = Buffer.allocUnsafe(5 + body.length);
+  out[0] = type.charCodeAt(0);
+  out.writeInt32BE(4 + body.length, 1);
+  body.copy(out, 5);
+  return out;
+}
+
+function cstring(s: string): Buffer {
+  const b = Buffer.from(s, "utf8");
+  const out = Buffer.allocUnsafe(b.length + 1);
+  b.copy(out, 0);
+  out[b.length] = 0;
+  return out;
+}
+
+/** Simple-protocol Query ('Q'). */
+export function queryMessage(sql: string): Buffer {
+  return message("Q", cstring(sql));
+}
+
+export const SYNC = Buffer.from([0x53, 0, 0, 0, 4]);
+export const TERMINATE = Buffer.from([0x58, 0, 0, 0, 4]);
+
+/** A param as the driver sends it: a string (already in Postgres text form) or null. */
+export type Param = string | null;
+
+/**
+ * Parse (unnamed statement, no declared types) + Bind (unnamed portal, text params, text results)
+ * + Describe portal + Execute (no row limit), the same sequence node-postgres and Neon's proxy use.
+ * No Sync: the caller decides where the implicit transaction ends.
+ */
+export function extendedQuery(sql: string, params: readonly Param[]): Buffer {
+  const text = utf8.encode(sql);
+  // Parse: name "" \0, query \0, int16 0 param types
+  const parseLen = 4 + 1 + text.length + 1 + 2;
+  const encoded = params.map((p) => (p === null ? null : Buffer.from(p, "utf8")));
+  // Bind: portal "" \0, statement "" \0, int16 0 param formats (all text), int16 n, values, int16 0 result formats
+  let bindLen = 4 + 1 + 1 + 2 + 2 + 2;
+  for (const v of encoded) bindLen += 4 + (v === null ? 0 : v.length);
+  const describeLen = 4 + 1 + 1;
+  const executeLen = 4 + 1 + 4;
+  const out = Buffer.allocUnsafe(1 + parseLen + 1 + bindLen + 1 + describeLen + 1 + executeLen);
+  let o = 0;
+  out[o++] = 0x50; // P
+  out.writeInt32BE(parseLen, o);
+  o += 4;
+  out[o++] = 0;
+  out.set(text, o);
+  o += text.length;
+  out[o++] = 0;
+  out.writeInt16BE(0, o);
+  o += 2;
+  out[o++] = 0x42; // B
+  out.writeInt32BE(bindLen, o);
+  o += 4;
+  out[o++] = 0;
+  out[o++] = 0;
+  out.writeInt16BE(0, o);
+  o += 2;
+  out.writeInt16BE(encoded.length, o);
+  o += 2;
+  for (const v of encoded) {
+    if (v === null) {
+      out.writeInt32BE(-1, o);
+      o += 4;
+    } else {
+      out.writeInt32BE(v.length, o);
+      o += 4;
+      v.copy(out, o);
+      o += v.length;
+    }
+  }
+  out.writeInt16BE(0, o);
+  o += 2;
+  out[o++] = 0x44; // D
+  out.writeInt32BE(describeLen, o);
+  o += 4;
+  out[o++] = 0x50; // 'P' portal
+  out[o++] = 0;
+  out[o++] = 0x45; // E
+  out.writeInt32BE(executeLen, o);
+  o += 4;
+  out[o++] = 0;
+  out.writeInt32BE(0, o);
+  return out;
+}
+
+/** Backend message builders used when the endpoint itself plays the server. */
+export function authenticationRequest(code: number): Buffer {
+  const body = Buffer.allocUnsafe(4);
+  body.writeInt32BE(code, 0);
+  return message("R", body);
+}
+
+export function parameterStatus(name: string, value: string): Buffer {
+  return message("S", Buffer.concat([cstring(name), cstring(value)]));
+}
+
+export function backendKeyData(pid: number, secret: number): Buffer {
+  const body = Buffer.allocUnsafe(8);
+  body.writeInt32BE(pid, 0);
+  body.writeInt32BE(secret, 4);
+  return message("K", body);
+}
+
+export function readyForQuery(status: "I" | "T" | "E"): Buffer {
+  return message("Z", Buffer.from(status, "latin1"));
+}
+
+/** ErrorResponse with the fields a client needs (severity, code, message). */
+export function errorResponse(severity: string, code: string, text: string): Buffer {
+  return message(
+    "E",
+    Buffer.concat([
+      Buffer.from("S", "latin1"),
+      cstring(severity),
+      Buffer.from("V", "latin1"),
+      cstring(severity),
+      Buffer.from("C", "latin1"),
+      cstring(code),
+      Buffer.from("M", "latin1"),
+      cstring(text),
+      Buffer.from([0]),
+    ]),
+  );
+}
+
+/** StartupMessage (protocol 3.0) with the given parameters. */
+export function startupMessage(params: Record<string, string>): Buffer {
+  const parts: Buffer[] = [];
+  for (const [k, v] of Object.entries(params)) parts.push(cstring(k), cstring(v));
+  parts.push(Buffer.from([0]));
+  const body = Buffer.concat(parts);
+  const out = Buffer.allocUnsafe(8 + body.length);
+  out.writeInt32BE(8 + body.length, 0);
+  out.writeInt32BE(196608, 4);
+  body.copy(out, 8);
+  return out;
+}
+
+/** Reads the key/value pairs of a StartupMessage body (after length and protocol). */
+export function readStartupParams(buf: Buffer): Record<string, string> {
+  const out: Record<string, string> = {};
+  let o = 8;
+  while (o < buf.length && buf[o] !== 0) {
+    const kEnd = buf.indexOf(0, o);
+    const vEnd = buf.indexOf(0, kEnd + 1);
+    if (kEnd < 0 || vEnd < 0) break;
+    out[buf.toString("utf8", o, kEnd)] = buf.toString("utf8", kEnd + 1, vEnd);
+    o = vEnd + 1;
+  }
+  return out;
+}
+
+/** Offsets of the complete typed messages in buf[from..]; `end` is where the first incomplete one starts. */
+export function completeMessages(buf: Buffer, from = 0): { starts: number[]; end: number } {
+  const starts: number[] = [];
+  let o = from;
+  while (o + 5 <= buf.length) {
+    const len = buf.readInt32BE(o + 1);
+    if (o + 1 + len > buf.length) break;
+    starts.push(o);
+    o += 1 + len;
+  }
+  return { starts, end: o };
+}
+
+/**
+ * Counts ReadyForQuery messages across chunks of a backend stream without copying, so a response
+ * of many chunks is concatenated once. `feed` returns true once `target` Z messages were seen and
+ * the last one ended exactly at a chunk boundary or earlier.
+ */
+export class ReadyCounter {
+  private header = Buffer.alloc(5);
+  private headerHave = 0;
+  private skip = 0;
+  private currentIsZ = false;
+  seen = 0;
+  lastStatus = 0;
+
+  feed(chunk: Buffer): void {
+    let o = 0;
+    while (o < chunk.length) {
+      if (this.skip > 0) {
+        const n = Math.min(this.skip, chunk.length - o);
+        if (this.currentIsZ && n > 0) this.lastStatus = chunk[o + n - 1]!;
+        this.skip -= n;
+        o += n;
+        if (this.skip === 0 && this.currentIsZ) this.seen++;
+        continue;
+      }
+      const n = Math.min(5 - this.headerHave, chunk.length - o);
+      chunk.copy(this.header, this.headerHave, o, o + n);
+      this.headerHave += n;
+      o += n;
+      if (this.headerHave === 5) {
+        this.headerHave = 0;
+        this.currentIsZ = this.header[0] === 0x5a;
+        this.skip = this.header.readInt32BE(1) - 4;
+        if (this.skip === 0 && this.currentIsZ) this.seen++;
+      }
+    }
+  }
+}
+
+export interface FieldDescription {
+  name: string;
+  tableID: number;
+  columnID: number;
+  dataTypeID: number;
+  dataTypeSize: number;
+  dataTypeModifier: number;
+  format: "text" | "binary";
+}
+
+/** An ErrorResponse as the JSON keys node-postgres and Neon's HTTP API use. */
+export interface PgErrorFields {
+  message: string;
+  severity?: string;
+  code?: string;
+  detail?: string;
+  hint?: string;
+  position?: string;
+  internalPosition?: string;
+  internalQuery?: string;
+  where?: string;
+  schema?: string;
+  table?: string;
+  column?: string;
+  dataType?: string;
+  constraint?: string;
+  file?: string;
+  line?: string;
+  routine?: string;
+}
+
+const errorFieldNames: Record<string, keyof PgErrorFields> = {
+  S: "severity",
+  C: "code",
+  M: "message",
+  D: "detail",
+  H: "hint",
+  P: "position",
+  p: "internalPosition",
+  q: "internalQuery",
+  W: "where",
+  s: "schema",
+  t: "table",
+  c: "column",
+  d: "dataType",
+  n: "constraint",
+  F: "file",
+  L: "line",
+  R: "routine",
+};
+
+/** Decodes the body of an ErrorResponse/NoticeResponse starting at `o` (after type+length). */
+export function decodeError(buf: Buffer, o: number, end: number): PgErrorFields {
+  const out: PgErrorFields = { message: "" };
+  while (o < end && buf[o] !== 0) {
+    const code = String.fromCharCode(buf[o]!);
+    const zero = buf.indexOf(0, o + 1);
+    const key = errorFieldNames[code];
+    if (key) out[key] = buf.toString("utf8", o + 1, zero);
+    o = zero + 1;
+  }
+  return out;
+}
+
+export interface QueryResult {
+  command: string;
+  rowCount: number | null;
+  rows: (string | null)[][];
+  fields: FieldDescription[];
+}
+
+const tagPattern = /^([A-Za-z]+)(?: (\d+))?(?: (\d+))?/;
+
+/** Splits a CommandComplete tag the way node-postgres does ("INSERT 0 3" → INSERT, 3). */
+function parseTag(tag: string): { command: string; rowCount: number | null } {
+  const m = tagPattern.exec(tag);
+  if (!m) return { command: tag, rowCount: null };
+  const count = m[3] ?? m[2];
+  return { command: m[1]!, rowCount: count === undefined ? null : Number(count) };
+}
+
+/** A stream of backend messages, split into segments at each ReadyForQuery. */
+export interface DecodedSegment {
+  results: QueryResult[];
+  error: PgErrorFields | null;
+  /** Transaction status of the segment's ReadyForQuery (I, T or E), or "" if none. */
+  status: string;
+  /** Tag of the last CommandComplete (used to tell COMMIT from a forced ROLLBACK). */
+  lastTag: string;
+}
+
+/** Decodes backend output into one segment per ReadyForQuery (plus a trailing one without Z). */
+export function decodeSegments(buf: Buffer): DecodedSegment[] {
+  const segments: DecodedSegment[] = [];
+  let seg: DecodedSegment = { results: [], error: null, status: "", lastTag: "" };
+  let fields: FieldDescription[] = [];
+  let rows: (string | null)[][] = [];
+  let o = 0;
+  while (o + 5 <= buf.length) {
+    const type = buf[o]!;
+    const len = buf.readInt32BE(o + 1);
+    const start = o + 5;
+    const end = o + 1 + len;
+    switch (type) {
+      case 0x54: {
+        // RowDescription
+        const n = buf.readInt16BE(start);
+        let p = start + 2;
+        fields = new Array(n);
+        for (let i = 0; i < n; i++) {
+          const zero = buf.indexOf(0, p);
+          const name = buf.toString("utf8", p, zero);
+          p = zero + 1;
+          fields[i] = {
+            name,
+            tableID: buf.readInt32BE(p),
+            columnID: buf.readInt16BE(p + 4),
+            dataTypeID: buf.readInt32BE(p + 6),
+            dataTypeSize: buf.readInt16BE(p + 10),
+            dataTypeModifier: buf.readInt32BE(p + 12),
+            format: buf.readInt16BE(p + 16) === 0 ? "text" : "binary",
+          };
+          p += 18;
+        }
+        break;
+      }
+      case 0x44: {
+        // DataRow
+        const n = buf.readInt16BE(start);
+        let p = start + 2;
+        const row = new Array<string | null>(n);
+        for (let i = 0; i < n; i++) {
+          const l = buf.readInt32BE(p);
+          p += 4;
+          if (l < 0) row[i] = null;
+          else {
+            row[i] = buf.toString("utf8", p, p + l);
+            p += l;
+          }
+        }
+        rows.push(row);
+        break;
+      }
+      case 0x43: {
+        // CommandComplete
+        const tag = buf.toString("utf8", start, end - 1);
+        seg.lastTag = tag;
+        seg.results.push({ ...parseTag(tag), rows, fields });
+        fields = [];
+        rows = [];
+        break;
+      }
+      case 0x49: // EmptyQueryResponse
+        seg.results.push({ command: "", rowCount: null, rows: [], fields: [] });
+        fields = [];
+        rows = [];
+        break;
+      case 0x45: // ErrorResponse
+        if (!seg.error) seg.error = decodeError(buf, start, end);
+        fields = [];
+        rows = [];
+        break;
+      case 0x5a: // ReadyForQuery
+        seg.status = String.fromCharCode(buf[start]!);
+        segments.push(seg);
+        seg = { results: [], error: null, status: "", lastTag: "" };
+        break;
+      default:
+        // ParseComplete, BindComplete, NoData, ParameterStatus, Notice, Notification: nothing to keep.
+        break;
+    }
+    o = end;
+  }
+  if (seg.results.length || seg.error) segments.push(seg);
+  return segments;
+}
+
+/** Quotes an identifier for SQL text (roles, databases). */
+export function quoteIdent(name: string): string {
+  return `"${name.replaceAll('"', '""')}"`;
+}
+
+/** Quotes a string literal for SQL text. */
+export function quoteLiteral(value: string): string {
+  return `'${value.replaceAll("'", "''")}'`;
+}
