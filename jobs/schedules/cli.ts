@@ -15,7 +15,9 @@ async function main() {
     publicUrl: vars.PUBLIC_URL!,
     log: (l) => console.log(l),
   });
-  console.log(`schedules:sync: ${report.upserted.length} upserted, ${report.unchanged.length} unchanged, ${report.removed.length} removed`);
+  console.log(
+    `schedules:sync: ${report.upserted.length} upserted, ${report.unchanged.length} unchanged, ${report.removed.length} removed`,
+  );
 }
 
 main().catch((err) => {

@@ -38,7 +38,13 @@ export async function syncSchedules(opts: SyncOptions): Promise<SyncReport> {
     const destination = `${base}${jobPath(s.name)}`;
     const body = JSON.stringify(s.payload);
     const current = existing.get(s.name);
-    if (current && current.destination === destination && current.cron === s.cron && current.retries === s.retries && (current.body ?? "") === body) {
+    if (
+      current &&
+      current.destination === destination &&
+      current.cron === s.cron &&
+      current.retries === s.retries &&
+      (current.body ?? "") === body
+    ) {
       // Left as it is: QStash replaces a schedule on upsert, which would undo an operator's pause.
       unchanged.push(s.name);
       continue;

@@ -44,7 +44,11 @@ describe("npm run dev", () => {
         if (output.includes("ready. Ctrl-C")) {
           clearInterval(timer);
           resolve();
-        } else if (output.includes("[dev] failed") || child!.exitCode !== null || Date.now() - started > 90_000) {
+        } else if (
+          output.includes("[dev] failed") ||
+          child!.exitCode !== null ||
+          Date.now() - started > 90_000
+        ) {
           clearInterval(timer);
           reject(new Error(`npm run dev did not get ready:\n${output.slice(-3000)}`));
         }
