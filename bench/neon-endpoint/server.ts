@@ -2,11 +2,15 @@
  * The benchmarked handler, run in its own process: GET /pacientes/:id → one row as JSON.
  * MODE=pg runs it with a node-postgres Pool straight to PostgreSQL (the baseline); MODE=neon runs
  * the same handler with neon() over HTTP through the local Neon endpoint, using Node's fetch
- * (undici) as an app would; MODE=neon-agent does the same with `neonConfig.fetchFunction` over a
- * keep-alive node:http agent — only to show how much of the gap is the client's fetch().
+ * (undici) as an app would. Diagnostics only (apps keep fetch), to show how much of the gap is the
+ * client's fetch(): MODE=neon-agent sets `neonConfig.fetchFunction` to node:http over a keep-alive
+ * agent, MODE=neon-undici to undici's `request()` over an undici Pool (the undici wrangler brings
+ * along; Node's fetch is undici too, minus the WHATWG Request/Response layers).
+ * SQL_URL is the /sql URL: the local endpoint, or the zero-cost ceiling responder (ceiling.ts).
  * Prints "READY <port>".
  */
 import http from "node:http";
+import { createRequire } from "node:module";
 import type { AddressInfo } from "node:net";
 import { neon, neonConfig } from "@neondatabase/serverless";
 import pg from "pg";
@@ -44,6 +48,40 @@ function agentFetch(url: string, init: { body: string; headers: Record<string, s
   });
 }
 
+interface UndiciBody {
+  text(): Promise<string>;
+}
+interface Undici {
+  Pool: new (origin: string, opts: { connections: number }) => object;
+  request(
+    url: string,
+    opts: { method: string; headers: Record<string, string>; body: string; dispatcher: object },
+  ): Promise<{ statusCode: number; body: UndiciBody }>;
+}
+
+/** The same subset of fetch() over undici's request() (no WHATWG Request/Response objects). */
+function undiciFetch(sqlUrl: string) {
+  // Not a dependency of the project: the copy wrangler installs, for this diagnostic only.
+  const undici = createRequire(import.meta.url)("../../node_modules/wrangler/node_modules/undici") as Undici;
+  const dispatcher = new undici.Pool(new URL(sqlUrl).origin, { connections: 64 });
+  return async (url: string, init: { body: string; headers: Record<string, string> }) => {
+    const res = await undici.request(url, {
+      method: "POST",
+      headers: init.headers,
+      body: init.body,
+      dispatcher,
+    });
+    const text = await res.body.text();
+    const status = res.statusCode;
+    return {
+      ok: status >= 200 && status < 300,
+      status,
+      json: async () => JSON.parse(text),
+      text: async () => text,
+    };
+  };
+}
+
 function lookup(): Lookup {
   if (process.env.MODE === "pg") {
     const pool = new pg.Pool({ connectionString: process.env.DATABASE_URL, max: 20 });
@@ -51,6 +89,7 @@ function lookup(): Lookup {
   }
   neonConfig.fetchEndpoint = process.env.SQL_URL!;
   if (process.env.MODE === "neon-agent") neonConfig.fetchFunction = agentFetch;
+  if (process.env.MODE === "neon-undici") neonConfig.fetchFunction = undiciFetch(process.env.SQL_URL!);
   const sql = neon(process.env.DATABASE_URL!);
   return (id) => sql.query(QUERY, [id]) as Promise<unknown[]>;
 }

@@ -13,6 +13,7 @@ import {
   type DecodedSegment,
   decodeSegments,
   extendedQuery,
+  type FieldDescription,
   type Param,
   type PgErrorFields,
   type QueryResult,
@@ -78,7 +79,23 @@ function readQuery(value: unknown): QueryIn {
   return { query: q.query, params: ((q.params as unknown[] | undefined) ?? []).map(toParam) };
 }
 
-/** A result in Neon's JSON shape; rows are arrays (what the driver asks for) or objects. */
+/** JSON of a (shared, frozen) field list, made once per distinct RowDescription. */
+const fieldsJsonCache = new WeakMap<readonly FieldDescription[], string>();
+
+function fieldsJson(fields: readonly FieldDescription[]): string {
+  let json = fieldsJsonCache.get(fields);
+  if (json === undefined) {
+    json = JSON.stringify(fields);
+    fieldsJsonCache.set(fields, json);
+  }
+  return json;
+}
+
+/**
+ * A result in Neon's JSON shape; rows are arrays (what the driver asks for) or objects. Built as a
+ * string directly (same keys, same order as JSON.stringify of {command, rowCount, rows, fields,
+ * rowAsArray}) so the field list's JSON is reused and no wrapper object is made.
+ */
 function resultJson(r: QueryResult, arrayMode: boolean): string {
   let rows: unknown = r.rows;
   if (!arrayMode) {
@@ -90,13 +107,7 @@ function resultJson(r: QueryResult, arrayMode: boolean): string {
       return o;
     });
   }
-  return JSON.stringify({
-    command: r.command,
-    rowCount: r.rowCount,
-    rows,
-    fields: r.fields,
-    rowAsArray: arrayMode,
-  });
+  return `{"command":${JSON.stringify(r.command)},"rowCount":${JSON.stringify(r.rowCount)},"rows":${JSON.stringify(rows)},"fields":${fieldsJson(r.fields)},"rowAsArray":${arrayMode}}`;
 }
 
 function readBody(req: IncomingMessage): Promise<string> {
@@ -125,13 +136,12 @@ function header(req: IncomingMessage, name: string): string | undefined {
 export function createSqlHandler(auth: Authenticator, backend: Backend, log: (line: string) => void) {
   return async function handleSql(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const cors = req.headers.origin !== undefined;
-    const send = (r: ServerResponse, status: number, body: string) => sendJson(r, status, body, cors);
     try {
       const connectionString = header(req, "neon-connection-string");
       if (!connectionString) throw new BadRequest("missing Neon-Connection-String header");
       const body = await readBody(req);
       const who = auth.fromConnectionString(connectionString);
-      if (!who.ok) return send(res, 400, errorBody(who.error));
+      if (!who.ok) return sendJson(res, 400, errorBody(who.error), cors);
       // The driver always asks for arrays; objects are for other clients of the HTTP API.
       const arrayMode = header(req, "neon-array-mode") === "true";
       let parsed: unknown;
@@ -143,13 +153,13 @@ export function createSqlHandler(auth: Authenticator, backend: Backend, log: (li
       const queries = (parsed as { queries?: unknown } | null)?.queries;
       if (queries === undefined) {
         const q = readQuery(parsed);
-        const out = await backend.run(who.role, Buffer.concat([extendedQuery(q.query, q.params), SYNC]), 1);
+        const out = await backend.run(who.role, extendedQuery(q.query, q.params, true), 1);
         const seg = decodeSegments(out)[0];
         if (!seg) throw new Error("no reply from backend");
-        if (seg.error) return send(res, 400, errorBody(seg.error));
+        if (seg.error) return sendJson(res, 400, errorBody(seg.error), cors);
         const result = seg.results[0];
         if (!result) throw new Error("no result from backend");
-        return send(res, 200, resultJson(result, arrayMode));
+        return sendJson(res, 200, resultJson(result, arrayMode), cors);
       }
       if (!Array.isArray(queries)) throw new BadRequest("queries must be an array");
       const list = queries.map(readQuery);
@@ -159,14 +169,20 @@ export function createSqlHandler(auth: Authenticator, backend: Backend, log: (li
       parts.push(SYNC, queryMessage("COMMIT"));
       const segments = decodeSegments(await backend.run(who.role, Buffer.concat(parts), 3));
       const failure = batchError(segments);
-      if (failure) return send(res, 400, errorBody(failure));
+      if (failure) return sendJson(res, 400, errorBody(failure), cors);
       const results = segments[1]!.results;
       if (results.length !== list.length) throw new Error("batch result count mismatch");
-      return send(res, 200, `{"results":[${results.map((r) => resultJson(r, arrayMode)).join(",")}]}`);
+      return sendJson(
+        res,
+        200,
+        `{"results":[${results.map((r) => resultJson(r, arrayMode)).join(",")}]}`,
+        cors,
+      );
     } catch (err) {
-      if (err instanceof BadRequest) return send(res, 400, JSON.stringify({ message: err.message }));
+      if (err instanceof BadRequest)
+        return sendJson(res, 400, JSON.stringify({ message: err.message }), cors);
       log(`neon endpoint: /sql failed: ${(err as Error).message}`);
-      if (!res.headersSent) send(res, 500, JSON.stringify({ message: "internal error" }));
+      if (!res.headersSent) sendJson(res, 500, JSON.stringify({ message: "internal error" }), cors);
     }
   };
 }

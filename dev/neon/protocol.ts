@@ -39,9 +39,10 @@ export type Param = string | null;
 /**
  * Parse (unnamed statement, no declared types) + Bind (unnamed portal, text params, text results)
  * + Describe portal + Execute (no row limit), the same sequence node-postgres and Neon's proxy use.
- * No Sync: the caller decides where the implicit transaction ends.
+ * With `sync`, a Sync follows in the same buffer; without, the caller decides where the implicit
+ * transaction ends.
  */
-export function extendedQuery(sql: string, params: readonly Param[]): Buffer {
+export function extendedQuery(sql: string, params: readonly Param[], sync = false): Buffer {
   const text = utf8.encode(sql);
   // Parse: name "" \0, query \0, int16 0 param types
   const parseLen = 4 + 1 + text.length + 1 + 2;
@@ -51,7 +52,9 @@ export function extendedQuery(sql: string, params: readonly Param[]): Buffer {
   for (const v of encoded) bindLen += 4 + (v === null ? 0 : v.length);
   const describeLen = 4 + 1 + 1;
   const executeLen = 4 + 1 + 4;
-  const out = Buffer.allocUnsafe(1 + parseLen + 1 + bindLen + 1 + describeLen + 1 + executeLen);
+  const out = Buffer.allocUnsafe(
+    1 + parseLen + 1 + bindLen + 1 + describeLen + 1 + executeLen + (sync ? SYNC.length : 0),
+  );
   let o = 0;
   out[o++] = 0x50; // P
   out.writeInt32BE(parseLen, o);
@@ -94,6 +97,7 @@ export function extendedQuery(sql: string, params: readonly Param[]): Buffer {
   o += 4;
   out[o++] = 0;
   out.writeInt32BE(0, o);
+  if (sync) SYNC.copy(out, o + 4);
   return out;
 }
 
@@ -190,6 +194,15 @@ export class ReadyCounter {
   seen = 0;
   lastStatus = 0;
 
+  /** Starts counting afresh (reused across requests instead of allocating a new counter). */
+  reset(): void {
+    this.headerHave = 0;
+    this.skip = 0;
+    this.currentIsZ = false;
+    this.seen = 0;
+    this.lastStatus = 0;
+  }
+
   feed(chunk: Buffer): void {
     let o = 0;
     while (o < chunk.length) {
@@ -283,8 +296,11 @@ export interface QueryResult {
   command: string;
   rowCount: number | null;
   rows: (string | null)[][];
-  fields: FieldDescription[];
+  /** Shared between results of the same statement: read only. */
+  fields: readonly FieldDescription[];
 }
+
+const noFields: readonly FieldDescription[] = Object.freeze([]);
 
 const tagPattern = /^([A-Za-z]+)(?: (\d+))?(?: (\d+))?/;
 
@@ -294,6 +310,41 @@ function parseTag(tag: string): { command: string; rowCount: number | null } {
   if (!m) return { command: tag, rowCount: null };
   const count = m[3] ?? m[2];
   return { command: m[1]!, rowCount: count === undefined ? null : Number(count) };
+}
+
+/**
+ * Decoded RowDescriptions by their raw bytes: the same few statements run over and over, so their
+ * field lists are decoded once and shared (frozen: callers only read them). Bounded.
+ */
+const rowDescriptions = new Map<string, readonly FieldDescription[]>();
+const ROW_DESCRIPTIONS_MAX = 512;
+
+function decodeRowDescription(buf: Buffer, start: number, end: number): readonly FieldDescription[] {
+  const key = buf.toString("latin1", start, end);
+  const hit = rowDescriptions.get(key);
+  if (hit) return hit;
+  const n = buf.readInt16BE(start);
+  let p = start + 2;
+  const fields = new Array<FieldDescription>(n);
+  for (let i = 0; i < n; i++) {
+    const zero = buf.indexOf(0, p);
+    const name = buf.toString("utf8", p, zero);
+    p = zero + 1;
+    fields[i] = Object.freeze({
+      name,
+      tableID: buf.readInt32BE(p),
+      columnID: buf.readInt16BE(p + 4),
+      dataTypeID: buf.readInt32BE(p + 6),
+      dataTypeSize: buf.readInt16BE(p + 10),
+      dataTypeModifier: buf.readInt32BE(p + 12),
+      format: buf.readInt16BE(p + 16) === 0 ? "text" : "binary",
+    });
+    p += 18;
+  }
+  Object.freeze(fields);
+  if (rowDescriptions.size >= ROW_DESCRIPTIONS_MAX) rowDescriptions.clear();
+  rowDescriptions.set(key, fields);
+  return fields;
 }
 
 /** A stream of backend messages, split into segments at each ReadyForQuery. */
@@ -310,7 +361,7 @@ export interface DecodedSegment {
 export function decodeSegments(buf: Buffer): DecodedSegment[] {
   const segments: DecodedSegment[] = [];
   let seg: DecodedSegment = { results: [], error: null, status: "", lastTag: "" };
-  let fields: FieldDescription[] = [];
+  let fields: readonly FieldDescription[] = noFields;
   let rows: (string | null)[][] = [];
   let o = 0;
   while (o + 5 <= buf.length) {
@@ -319,28 +370,9 @@ export function decodeSegments(buf: Buffer): DecodedSegment[] {
     const start = o + 5;
     const end = o + 1 + len;
     switch (type) {
-      case 0x54: {
-        // RowDescription
-        const n = buf.readInt16BE(start);
-        let p = start + 2;
-        fields = new Array(n);
-        for (let i = 0; i < n; i++) {
-          const zero = buf.indexOf(0, p);
-          const name = buf.toString("utf8", p, zero);
-          p = zero + 1;
-          fields[i] = {
-            name,
-            tableID: buf.readInt32BE(p),
-            columnID: buf.readInt16BE(p + 4),
-            dataTypeID: buf.readInt32BE(p + 6),
-            dataTypeSize: buf.readInt16BE(p + 10),
-            dataTypeModifier: buf.readInt32BE(p + 12),
-            format: buf.readInt16BE(p + 16) === 0 ? "text" : "binary",
-          };
-          p += 18;
-        }
+      case 0x54: // RowDescription
+        fields = decodeRowDescription(buf, start, end);
         break;
-      }
       case 0x44: {
         // DataRow
         const n = buf.readInt16BE(start);
@@ -363,18 +395,18 @@ export function decodeSegments(buf: Buffer): DecodedSegment[] {
         const tag = buf.toString("utf8", start, end - 1);
         seg.lastTag = tag;
         seg.results.push({ ...parseTag(tag), rows, fields });
-        fields = [];
+        fields = noFields;
         rows = [];
         break;
       }
       case 0x49: // EmptyQueryResponse
         seg.results.push({ command: "", rowCount: null, rows: [], fields: [] });
-        fields = [];
+        fields = noFields;
         rows = [];
         break;
       case 0x45: // ErrorResponse
         if (!seg.error) seg.error = decodeError(buf, start, end);
-        fields = [];
+        fields = noFields;
         rows = [];
         break;
       case 0x5a: // ReadyForQuery
