@@ -12,7 +12,7 @@ import { createHash } from "node:crypto";
 import { readdir, readFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { configureNeonFromEnv, openClient } from "./owner-client";
+import { configureNeonFromEnv, openClient, resolveOwnerUrl } from "./owner-client";
 
 export const MIGRATIONS_DIR = join(dirname(fileURLToPath(import.meta.url)), "migrations");
 
@@ -121,7 +121,7 @@ export async function migrate(url: string, opts: MigrateOptions = {}): Promise<M
 
 /** CLI: npm run db:migrate [-- <url>]; the URL defaults to DATABASE_OWNER_URL. */
 async function main(): Promise<void> {
-  const url = process.argv[2] ?? process.env.DATABASE_OWNER_URL;
+  const url = await resolveOwnerUrl(process.argv[2]);
   if (!url) {
     console.error("usage: npm run db:migrate -- <owner url>   (or set DATABASE_OWNER_URL)");
     process.exit(2);

@@ -60,3 +60,22 @@ export async function configureNeonFromEnv(url: string): Promise<boolean> {
   }
   return false;
 }
+
+/**
+ * The owner URL for the CLIs (migrate, seed): an explicit one or DATABASE_OWNER_URL as given.
+ * With neither, the local cloud's values from .dev.vars.example / .dev.vars (the owner URL and the
+ * local endpoint's routes), so `npm run db:seed` just works beside `npm run dev`. The local routes
+ * are never mixed into an explicitly given URL: that could send a Neon URL to the local endpoint.
+ */
+export async function resolveOwnerUrl(explicit?: string): Promise<string | undefined> {
+  const given = explicit ?? process.env.DATABASE_OWNER_URL;
+  if (given) return given;
+  const { loadDevVars } = await import("../dev/vars");
+  const vars = loadDevVars();
+  if (!vars.DATABASE_OWNER_URL) return undefined;
+  for (const key of ["NEON_WS_PROXY", "NEON_FETCH_ENDPOINT"]) {
+    if (vars[key] && process.env[key] === undefined) process.env[key] = vars[key];
+  }
+  console.log("using the local cloud's owner URL from .dev.vars.example/.dev.vars");
+  return vars.DATABASE_OWNER_URL;
+}

@@ -7,7 +7,7 @@
  */
 import { fileURLToPath } from "node:url";
 import { ensurePartitions } from "../jobs/partitions/ensure";
-import { configureNeonFromEnv, openClient, type Queryable } from "./owner-client";
+import { configureNeonFromEnv, openClient, type Queryable, resolveOwnerUrl } from "./owner-client";
 import { buildSeedPlan, type SeedPlan } from "./seed-data";
 import { SYSTEM_SQL } from "./session";
 
@@ -191,7 +191,7 @@ function arg(name: string): string | undefined {
 }
 
 async function main(): Promise<void> {
-  const url = arg("url") ?? process.env.DATABASE_OWNER_URL;
+  const url = await resolveOwnerUrl(arg("url"));
   if (!url) {
     console.error("usage: npm run db:seed -- --pacientes 10000 [--seed 1] [--url <owner url>]");
     process.exit(2);
