@@ -33,6 +33,11 @@ export const EnvSchema = z.object({
   PUBLIC_URL: url.optional(),
   JWT_SECRET: z.string().min(32, "must be at least 32 characters").optional(),
   JWKS_URL: url.optional(),
+  /** Expected `iss` and `aud` of tokens, checked when set (set both in production). */
+  JWT_ISSUER: optionalString,
+  JWT_AUDIENCE: optionalString,
+  /** Oldest `iat` accepted, in jose's duration syntax; tokens must carry `exp` anyway. */
+  JWT_MAX_AGE: z.string().default("12h"),
   /** Comma-separated list of allowed browser origins. */
   CORS_ORIGINS: z.string().default(""),
   LOG_LEVEL: z.enum(["debug", "info", "warn", "error"]).default("info"),

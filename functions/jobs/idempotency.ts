@@ -24,15 +24,41 @@ export async function claimMessage(
     return "claimed";
   }
   try {
-    const p = redis.pipeline();
-    p.exists(doneKey(job, messageId));
-    p.set(claimKey(job, messageId), "1", { nx: true, ex: CLAIM_TTL_SECONDS });
-    const [done, claimed] = await p.exec<[number, "OK" | null]>();
-    if (done) return "done";
+    // One MULTI/EXEC, so no delivery can complete between the "done?" check and the claim.
+    const tx = redis.multi();
+    tx.exists(doneKey(job, messageId));
+    tx.set(claimKey(job, messageId), "1", { nx: true, ex: CLAIM_TTL_SECONDS });
+    const [done, claimed] = await tx.exec<[number, "OK" | null]>();
+    if (done) {
+      if (claimed === "OK") await redis.del(claimKey(job, messageId));
+      return "done";
+    }
     return claimed === "OK" ? "claimed" : "busy";
   } catch (err) {
     log.warn("job_idempotency_unavailable", { error: (err as Error).name });
     return "claimed";
+  }
+}
+
+/**
+ * Remembers a verified signature's `jti` until the token expires, so a captured request cannot be
+ * replayed (the message id header is not covered by the signature). QStash signs every delivery
+ * attempt anew, so a legitimate retry never reuses a jti. Without Redis: allowed, with a warning.
+ */
+export async function rememberSignature(
+  redis: Redis | null,
+  jti: string,
+  expiresAt: number,
+  log: Logger,
+): Promise<"fresh" | "replayed"> {
+  if (!redis) return "fresh";
+  const ttl = Math.max(1, Math.ceil(expiresAt - Date.now() / 1000) + 60);
+  try {
+    const ok = await redis.set(`jobs:jti:${jti}`, "1", { nx: true, ex: ttl });
+    return ok === "OK" ? "fresh" : "replayed";
+  } catch (err) {
+    log.warn("job_replay_check_unavailable", { error: (err as Error).name });
+    return "fresh";
   }
 }
 
@@ -45,10 +71,10 @@ export async function completeMessage(
 ): Promise<void> {
   if (!redis) return;
   try {
-    const p = redis.pipeline();
-    p.set(doneKey(job, messageId), JSON.stringify(result), { ex: DONE_TTL_SECONDS });
-    p.del(claimKey(job, messageId));
-    await p.exec();
+    const tx = redis.multi();
+    tx.set(doneKey(job, messageId), JSON.stringify(result), { ex: DONE_TTL_SECONDS });
+    tx.del(claimKey(job, messageId));
+    await tx.exec();
   } catch (err) {
     log.warn("job_idempotency_unavailable", { error: (err as Error).name });
   }

@@ -1,10 +1,11 @@
 import type { OpenAPIHono } from "@hono/zod-openapi";
 import { Receiver } from "@upstash/qstash";
+import { decodeJwt } from "jose";
 import { jobs } from "../../jobs/registry";
 import { PermanentJobError } from "../../jobs/types";
 import type { AppEnv } from "../context";
 import { ApiError, errorResponse } from "../errors";
-import { claimMessage, completeMessage, releaseMessage } from "./idempotency";
+import { claimMessage, completeMessage, releaseMessage, rememberSignature } from "./idempotency";
 
 const JOB_NAME = /^[a-z][a-z0-9-]{0,62}$/;
 
@@ -38,7 +39,14 @@ export function registerJobs(app: OpenAPIHono<AppEnv>) {
     }
     if (!job) throw new ApiError("not_found", `Unknown job ${name}`);
 
-    const messageId = c.req.header("upstash-message-id") ?? `unsigned-id-${crypto.randomUUID()}`;
+    const messageId = c.req.header("upstash-message-id");
+    if (!messageId || messageId.length > 200) throw new ApiError("bad_request", "Missing Upstash-Message-Id");
+    const { jti, exp } = decodeJwt(signature);
+    if (!jti || !exp) throw new ApiError("unauthorized", "Upstash-Signature lacks jti or exp");
+    if ((await rememberSignature(c.get("services").redis, jti, exp, logger)) === "replayed") {
+      logger.warn("job_signature_replayed", { job: name });
+      throw new ApiError("unauthorized", "Upstash-Signature already used");
+    }
     const retried = Number(c.req.header("upstash-retried") ?? "0") || 0;
     const scheduleId = c.req.header("upstash-schedule-id") ?? undefined;
     const log = logger.child({ job: name, message_id: messageId, retried, schedule_id: scheduleId });

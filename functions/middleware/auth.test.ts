@@ -5,15 +5,13 @@ import { ApiError } from "../errors";
 import { verifyToken } from "./auth";
 
 const secret = "unit-test-secret-0123456789-0123456789";
-const env = { JWT_SECRET: secret } as Env;
+const env = { JWT_SECRET: secret, JWT_MAX_AGE: "12h" } as Env;
 const sub = "7d1f4e0a-3c2b-4a59-9f1e-2b8c6d5e4f30";
 
-function token(claims: Record<string, unknown>, key = secret, exp = "5m") {
-  return new SignJWT(claims)
-    .setProtectedHeader({ alg: "HS256" })
-    .setIssuedAt()
-    .setExpirationTime(exp)
-    .sign(new TextEncoder().encode(key));
+function token(claims: Record<string, unknown>, key = secret, exp: string | null = "5m") {
+  const jwt = new SignJWT(claims).setProtectedHeader({ alg: "HS256" }).setIssuedAt();
+  if (exp) jwt.setExpirationTime(exp);
+  return jwt.sign(new TextEncoder().encode(key));
 }
 
 describe("verifyToken", () => {
@@ -30,9 +28,28 @@ describe("verifyToken", () => {
     ["unknown role", () => token({ sub, role: "root" })],
     ["sub not a uuid", () => token({ sub: "42", role: "admin" })],
     ["garbage", async () => "not.a.jwt"],
+    ["no exp (would never expire)", () => token({ sub, role: "admin" }, secret, null)],
+    ["alg none", async () => `${btoa('{"alg":"none"}')}.${btoa(JSON.stringify({ sub, role: "admin" }))}.`],
   ])("rejects %s with unauthorized", async (_label, make) => {
     await expect(verifyToken(await make(), env)).rejects.toSatisfy(
       (e) => e instanceof ApiError && e.code === "unauthorized",
     );
+  });
+
+  it("checks issuer and audience when configured", async () => {
+    const strict = {
+      ...env,
+      JWT_ISSUER: "https://auth.fisioflow.app",
+      JWT_AUDIENCE: "fisioflow-edge",
+    } as Env;
+    const ok = await token({ sub, role: "admin", iss: "https://auth.fisioflow.app", aud: "fisioflow-edge" });
+    expect((await verifyToken(ok, strict)).role).toBe("admin");
+    const otherApp = await token({
+      sub,
+      role: "admin",
+      iss: "https://auth.fisioflow.app",
+      aud: "another-app",
+    });
+    await expect(verifyToken(otherApp, strict)).rejects.toBeInstanceOf(ApiError);
   });
 });

@@ -16,6 +16,13 @@ const jwksCache = new Map<string, ReturnType<typeof createRemoteJWKSet>>();
 
 export async function verifyToken(token: string, env: Env): Promise<Auth> {
   let payload: JWTPayload;
+  // A token must expire, and must be for us when an issuer/audience is configured.
+  const checks = {
+    requiredClaims: ["exp"],
+    maxTokenAge: env.JWT_MAX_AGE,
+    ...(env.JWT_ISSUER ? { issuer: env.JWT_ISSUER } : {}),
+    ...(env.JWT_AUDIENCE ? { audience: env.JWT_AUDIENCE } : {}),
+  };
   try {
     if (env.JWKS_URL) {
       let jwks = jwksCache.get(env.JWKS_URL);
@@ -23,11 +30,10 @@ export async function verifyToken(token: string, env: Env): Promise<Auth> {
         jwks = createRemoteJWKSet(new URL(env.JWKS_URL));
         jwksCache.set(env.JWKS_URL, jwks);
       }
-      ({ payload } = await jwtVerify(token, jwks));
+      ({ payload } = await jwtVerify(token, jwks, { ...checks, algorithms: ["RS256", "ES256", "EdDSA"] }));
     } else {
-      ({ payload } = await jwtVerify(token, new TextEncoder().encode(env.JWT_SECRET), {
-        algorithms: ["HS256"],
-      }));
+      const key = new TextEncoder().encode(env.JWT_SECRET);
+      ({ payload } = await jwtVerify(token, key, { ...checks, algorithms: ["HS256"] }));
     }
   } catch {
     throw new ApiError("unauthorized", "Invalid or expired token");

@@ -105,6 +105,27 @@ describe.skipIf(pglite.skip)("job receiver end to end (QStash emulator → worke
     expect(await runs()).toBe(before + 1);
   });
 
+  it("refuses a replayed signature, even under another message id, and a missing message id", async () => {
+    const signature = await sign(cloud.qstash.currentSigningKey, jobUrl("heartbeat"), "{}");
+    const first = await post("heartbeat", "{}", {
+      "upstash-signature": signature,
+      "upstash-message-id": "msg_r1",
+    });
+    expect(first.status).toBe(200);
+    const before = await runs();
+    for (const id of ["msg_r1", "msg_r2_forged"]) {
+      const replay = await post("heartbeat", "{}", {
+        "upstash-signature": signature,
+        "upstash-message-id": id,
+      });
+      expect(replay.status, id).toBe(401);
+    }
+    const fresh = await sign(cloud.qstash.currentSigningKey, jobUrl("heartbeat"), "{}");
+    const noId = await post("heartbeat", "{}", { "upstash-signature": fresh });
+    expect(noId.status).toBe(400);
+    expect(await runs()).toBe(before);
+  });
+
   it("answers 2xx with the reason for a payload no retry can fix", async () => {
     const body = '{"unexpected":true}';
     const res = await post("heartbeat", body, {
