@@ -34,14 +34,19 @@ let worker: ChildProcess | undefined;
 let stopping = false;
 
 async function main() {
+  // The endpoint serves the database the app's connection string names.
+  const database = vars.DATABASE_URL
+    ? new URL(vars.DATABASE_URL).pathname.slice(1) || LOCAL.database
+    : LOCAL.database;
   const neon = await startNeonEndpoint({
     port: portOf(vars.NEON_FETCH_ENDPOINT, LOCAL.ports.neon),
     postgresUrl: vars.LOCAL_POSTGRES_URL || undefined,
-    dataDir: `${dataDir}/pglite/${LOCAL.database}`,
+    database,
+    dataDir: `${dataDir}/pglite/${database}`,
     log: (l) => say(`neon: ${l}`),
   });
   stops.push(() => neon.close());
-  say(`Neon endpoint   ${neon.url} (${neon.backend})`);
+  say(`Neon endpoint   ${neon.url} (${neon.backend}, database ${database})`);
   configureNeonForLocal(neon);
 
   const redis = await startUpstashRedis({

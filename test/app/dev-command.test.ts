@@ -3,73 +3,84 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
+import { postgresAdminUrl, testBackends } from "../harness/backends";
+import { dropDatabase } from "../harness/cloud";
 import { json } from "../harness/http";
 
 /**
  * `npm run dev` as a developer runs it (embedded defaults: PGlite, in-memory Redis), on ports of
  * its own so it cannot collide with a dev session, with a throwaway data directory.
  */
-const base = 20_000 + Math.floor(Math.random() * 20_000);
-const ports = { neon: base, redis: base + 1, qstash: base + 2, worker: base + 3 };
-const overrides = {
-  NEON_FETCH_ENDPOINT: `http://127.0.0.1:${ports.neon}/sql`,
-  NEON_WS_PROXY: `127.0.0.1:${ports.neon}/v1`,
-  UPSTASH_REDIS_REST_URL: `http://127.0.0.1:${ports.redis}`,
-  QSTASH_URL: `http://127.0.0.1:${ports.qstash}`,
-  PUBLIC_URL: `http://127.0.0.1:${ports.worker}`,
-  LOCAL_POSTGRES_URL: "",
-  REDIS_URL: "",
-};
+const backends = await testBackends();
 
-describe("npm run dev", () => {
+describe.each(backends)("npm run dev on $name", ({ name, skip }) => {
+  const base = 20_000 + Math.floor(Math.random() * 20_000);
+  const ports = { neon: base, redis: base + 1, qstash: base + 2, worker: base + 3 };
+  const database = `fisioflow_dev_${process.pid}`;
+  const overrides = {
+    NEON_FETCH_ENDPOINT: `http://127.0.0.1:${ports.neon}/sql`,
+    NEON_WS_PROXY: `127.0.0.1:${ports.neon}/v1`,
+    DATABASE_URL: `postgresql://fisioflow_app:app-local-password@localhost:${ports.neon}/${database}`,
+    DATABASE_OWNER_URL: `postgresql://fisioflow_owner:owner-local-password@localhost:${ports.neon}/${database}`,
+    UPSTASH_REDIS_REST_URL: `http://127.0.0.1:${ports.redis}`,
+    QSTASH_URL: `http://127.0.0.1:${ports.qstash}`,
+    PUBLIC_URL: `http://127.0.0.1:${ports.worker}`,
+    LOCAL_POSTGRES_URL: name === "postgres" ? postgresAdminUrl() : "",
+    REDIS_URL: "",
+  };
   const dataDir = mkdtempSync(join(tmpdir(), "fisioflow-dev-"));
   let child: ChildProcess | undefined;
-  afterAll(() => {
+  afterAll(async () => {
     if (child && child.exitCode === null) child.kill("SIGKILL");
     rmSync(dataDir, { recursive: true, force: true });
+    if (name === "postgres" && !skip) await dropDatabase(database);
   });
 
-  it("starts the local cloud and the worker, serves /health with db ok, and Ctrl-C stops it all", async () => {
-    const started = Date.now();
-    child = spawn(process.execPath, ["node_modules/tsx/dist/cli.mjs", "dev/index.ts"], {
-      env: { ...process.env, ...overrides, LOCAL_DATA_DIR: dataDir, WRANGLER_SEND_METRICS: "false" },
-      stdio: ["ignore", "pipe", "pipe"],
-      detached: false,
-    });
-    let output = "";
-    child.stdout!.on("data", (d) => (output += d));
-    child.stderr!.on("data", (d) => (output += d));
-    await new Promise<void>((resolve, reject) => {
-      const timer = setInterval(() => {
-        if (output.includes("ready. Ctrl-C")) {
-          clearInterval(timer);
-          resolve();
-        } else if (
-          output.includes("[dev] failed") ||
-          child!.exitCode !== null ||
-          Date.now() - started > 90_000
-        ) {
-          clearInterval(timer);
-          reject(new Error(`npm run dev did not get ready:\n${output.slice(-3000)}`));
-        }
-      }, 200);
-    });
-    const res = await fetch(`http://127.0.0.1:${ports.worker}/health`);
-    expect(res.status).toBe(200);
-    const body = await json(res);
-    expect(body.checks.db.status).toBe("ok");
-    expect(body.checks.redis.status).toBe("ok");
-    expect(output).toContain("(pglite)");
-    expect(output).toContain("heartbeat, partitions");
-    // The connection strings of the local roles are never printed.
-    expect(output).not.toContain("app-local-password");
+  it.skipIf(skip)(
+    "starts the local cloud and the worker, serves /health with db ok, and Ctrl-C stops it all",
+    async () => {
+      const started = Date.now();
+      child = spawn(process.execPath, ["node_modules/tsx/dist/cli.mjs", "dev/index.ts"], {
+        env: { ...process.env, ...overrides, LOCAL_DATA_DIR: dataDir, WRANGLER_SEND_METRICS: "false" },
+        stdio: ["ignore", "pipe", "pipe"],
+        detached: false,
+      });
+      let output = "";
+      child.stdout!.on("data", (d) => (output += d));
+      child.stderr!.on("data", (d) => (output += d));
+      await new Promise<void>((resolve, reject) => {
+        const timer = setInterval(() => {
+          if (output.includes("ready. Ctrl-C")) {
+            clearInterval(timer);
+            resolve();
+          } else if (
+            output.includes("[dev] failed") ||
+            child!.exitCode !== null ||
+            Date.now() - started > 90_000
+          ) {
+            clearInterval(timer);
+            reject(new Error(`npm run dev did not get ready:\n${output.slice(-3000)}`));
+          }
+        }, 200);
+      });
+      const res = await fetch(`http://127.0.0.1:${ports.worker}/health`);
+      expect(res.status).toBe(200);
+      const body = await json(res);
+      expect(body.checks.db.status).toBe("ok");
+      expect(body.checks.redis.status).toBe("ok");
+      expect(output).toContain(`(${name}, database ${database})`);
+      expect(output).toContain("heartbeat, partitions");
+      // The connection strings of the local roles are never printed.
+      expect(output).not.toContain("app-local-password");
 
-    child.kill("SIGINT");
-    const code = await new Promise<number | null>((r) => child!.once("exit", r));
-    expect(code).toBe(0);
-    // Nothing is left listening.
-    for (const port of Object.values(ports)) {
-      await expect(fetch(`http://127.0.0.1:${port}/`)).rejects.toThrow();
-    }
-  }, 150_000);
+      child.kill("SIGINT");
+      const code = await new Promise<number | null>((r) => child!.once("exit", r));
+      expect(code).toBe(0);
+      // Nothing is left listening.
+      for (const port of Object.values(ports)) {
+        await expect(fetch(`http://127.0.0.1:${port}/`)).rejects.toThrow();
+      }
+    },
+    150_000,
+  );
 });
