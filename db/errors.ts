@@ -57,3 +57,29 @@ export function isRlsViolation(err: unknown): boolean {
     e?.code === "42501" && /row-level security/.test(String((err as Error)?.message ?? e?.message ?? ""))
   );
 }
+
+/**
+ * Which identifying field a 23505 is about, for a generic 409: "email" (pacientes_email_key,
+ * fisioterapeutas_email_key), "cpf" (pacientes_cpf_key), else null. Uniqueness is global, across
+ * clinics, so this answer alone tells a fisioterapeuta that the value exists somewhere: the API
+ * answers with `uniqueViolationMessage(field)` only — never the driver's message or `detail`
+ * ("Key (cpf)=(…) already exists" carries the value), not even in logs — and rate-limits it.
+ */
+export function uniqueViolationField(err: unknown): "email" | "cpf" | null {
+  const e = pgError(err);
+  if (e?.code !== "23505") return null;
+  switch (e.constraint) {
+    case UNIQUE_CONSTRAINTS.pacienteEmail:
+    case UNIQUE_CONSTRAINTS.fisioterapeutaEmail:
+      return "email";
+    case UNIQUE_CONSTRAINTS.pacienteCpf:
+      return "cpf";
+    default:
+      return null;
+  }
+}
+
+/** The 409 text for `uniqueViolationField`: names the field, never the value. */
+export function uniqueViolationMessage(field: "email" | "cpf"): string {
+  return field === "cpf" ? "this CPF cannot be registered" : "this email cannot be registered";
+}

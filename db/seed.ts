@@ -66,6 +66,8 @@ export async function seed(db: Queryable, opts: SeedOptions): Promise<SeedReport
     (now.getUTCFullYear() - from.getUTCFullYear()) * 12 + (now.getUTCMonth() - from.getUTCMonth());
   const partitions = await ensurePartitions(db, { now, monthsBehind: behind, monthsAhead: 3 });
   log(`partitions: ${partitions.created.length} created, coverage until ${partitions.coverageUntil}`);
+  for (const f of partitions.failed)
+    log(`partitions: ${f.name} not created (${f.code ?? "error"}): ${f.error}`);
 
   await insertBatches(
     db,

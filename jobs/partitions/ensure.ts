@@ -4,9 +4,18 @@
  * Creates the monthly partitions from `monthsBehind` before `now` to `monthsAhead` after it, plus
  * one for every month that has rows sitting in DEFAULT, and moves those rows into their month.
  * PostgreSQL refuses to create a partition while DEFAULT holds rows of its range, so each month
- * is one transaction: lock DEFAULT against writes, copy its rows of that month out, delete them,
- * create the partition, insert them back (all through the parent). No DETACH, so readers never see a
- * hole. Idempotent: months that exist are skipped (catalog check + IF NOT EXISTS).
+ * is one transaction: lock the parent and DEFAULT, copy DEFAULT's rows of that month out, delete
+ * them, create the partition, insert them back (all through the parent). No DETACH, so readers
+ * never see a hole. Idempotent: months that exist are skipped (catalog check under the lock).
+ *
+ * Locks: `CREATE TABLE ... PARTITION OF` needs ACCESS EXCLUSIVE on the parent and on DEFAULT. Both
+ * are taken up front, parent first (the order every reader and writer uses), under
+ * `lock_timeout`: taking a weaker lock on DEFAULT first and upgrading on the parent later
+ * deadlocked with a transaction that had read `consultas` and then inserted. A month that cannot
+ * get its locks in time fails with 55P03, a transient failure: the next run retries it.
+ *
+ * Months are independent: a month that fails is rolled back, logged and reported in `failed`, and
+ * the others are still created.
  *
  * Needs an interactive transaction (WebSocket Pool client or pg client) as the owner.
  */
@@ -21,12 +30,26 @@ export interface EnsurePartitionsOptions {
   /** Months before the current one to create (default 0; the seed uses 12). */
   monthsBehind?: number;
   now?: Date;
+  /** How long one month waits for its table locks before it fails as transient (default 5000). */
+  lockTimeoutMs?: number;
   log?: (line: string) => void;
+}
+
+export interface PartitionFailure {
+  /** The partition that was not created, e.g. `consultas_y2030m03`. */
+  name: string;
+  error: string;
+  /** SQLSTATE, when the database raised it. */
+  code?: string;
+  /** A lock timeout, deadlock, serialization failure or lost connection: retry later. */
+  transient: boolean;
 }
 
 export interface EnsurePartitionsReport {
   created: string[];
   moved: number;
+  /** Months that could not be created this run (each rolled back on its own). */
+  failed: PartitionFailure[];
   /** Exclusive upper bound (ISO, UTC) up to which every month has a partition. */
   coverageUntil: string;
 }
@@ -34,10 +57,27 @@ export interface EnsurePartitionsReport {
 const PARENT = "public.consultas";
 const DEFAULT_PARTITION = "public.consultas_default";
 const LOCK_KEY = 7_246_301_012;
+/** consultas_data_consulta_check (0009): DEFAULT cannot hold a month outside these years. */
+const MIN_YEAR = 2000;
+const MAX_YEAR = 2199;
 
 /** First instant of the UTC month of `d` shifted by `offset` months. */
 export function monthStart(d: Date, offset = 0): Date {
   return new Date(Date.UTC(d.getUTCFullYear(), d.getUTCMonth() + offset, 1));
+}
+
+/**
+ * The UTC month of a (year, month 1–12) pair as the database reports it for a DEFAULT row.
+ * Integers, never a timestamp string: a `timestamp without time zone` parsed by the driver lands
+ * in the process's local time zone (TZ=Europe/Berlin turned 2030-01 into 2029-12).
+ */
+export function monthFromParts(year: unknown, month: unknown): Date {
+  const y = Number(year);
+  const m = Number(month);
+  if (!Number.isInteger(y) || !Number.isInteger(m) || m < 1 || m > 12) {
+    throw new RangeError(`not a month: ${String(year)}-${String(month)}`);
+  }
+  return new Date(Date.UTC(y, m - 1, 1));
 }
 
 export function partitionName(month: Date): string {
@@ -45,7 +85,34 @@ export function partitionName(month: Date): string {
 }
 
 function pgTimestamp(d: Date): string {
-  return `${d.toISOString().slice(0, 10)} 00:00:00+00`;
+  const y = d.getUTCFullYear();
+  if (y < MIN_YEAR || y > MAX_YEAR + 1) {
+    throw new RangeError(`month ${y} is outside consultas_data_consulta_check`);
+  }
+  return `${y}-${String(d.getUTCMonth() + 1).padStart(2, "0")}-01 00:00:00+00`;
+}
+
+/** SQLSTATEs a later run can succeed on: the job is retried, not failed. */
+export function isTransientPgCode(code: string | undefined): boolean {
+  if (!code) return false;
+  return (
+    code === "55P03" || // lock_not_available (lock_timeout)
+    code === "40P01" || // deadlock_detected
+    code === "40001" || // serialization_failure
+    code === "57014" || // query_canceled (statement_timeout)
+    code === "57P01" || // admin_shutdown
+    code.startsWith("08") || // connection exceptions
+    code.startsWith("53") // insufficient resources
+  );
+}
+
+function failureOf(name: string, err: unknown): PartitionFailure {
+  const e = err as { message?: string; code?: unknown };
+  const code = typeof e?.code === "string" && /^[0-9A-Z]{5}$/.test(e.code) ? e.code : undefined;
+  const message = String(e?.message ?? err);
+  // No SQLSTATE: a network error of the driver (transient), or our own RangeError (not).
+  const transient = code ? isTransientPgCode(code) : !(err instanceof RangeError);
+  return { name, error: message, ...(code ? { code } : {}), transient };
 }
 
 export async function existingPartitions(db: Queryable): Promise<Set<string>> {
@@ -64,22 +131,31 @@ export async function ensurePartitions(
   const now = opts.now ?? new Date();
   const ahead = opts.monthsAhead ?? 3;
   const behind = opts.monthsBehind ?? 0;
+  const lockTimeoutMs = Math.max(1, Math.floor(opts.lockTimeoutMs ?? 5000));
   const log = opts.log ?? (() => {});
+  const failed: PartitionFailure[] = [];
 
   const months = new Map<string, Date>();
   for (let i = -behind; i <= ahead; i++) {
     const m = monthStart(now, i);
     months.set(partitionName(m), m);
   }
-  // Months with rows stuck in DEFAULT get a partition too, so DEFAULT ends up empty.
+  // Months with rows stuck in DEFAULT get a partition too, so DEFAULT ends up empty. Year and
+  // month as integers of the UTC calendar: nothing for the driver to parse in a local time zone.
   const stuck = await db.query(
-    `SELECT DISTINCT date_trunc('month', data_consulta AT TIME ZONE 'UTC') AS m FROM ${DEFAULT_PARTITION}`,
+    `SELECT DISTINCT extract(year FROM data_consulta AT TIME ZONE 'UTC')::int AS y,
+                     extract(month FROM data_consulta AT TIME ZONE 'UTC')::int AS m
+       FROM ${DEFAULT_PARTITION}`,
   );
   for (const r of stuck.rows) {
-    const m = monthStart(
-      new Date(`${String(r.m instanceof Date ? r.m.toISOString() : r.m).slice(0, 10)}T00:00:00Z`),
-    );
-    months.set(partitionName(m), m);
+    try {
+      const m = monthFromParts(r.y, r.m);
+      months.set(partitionName(m), m);
+    } catch (err) {
+      const name = `consultas_y${String(r.y)}m${String(r.m).padStart(2, "0")}`;
+      failed.push(failureOf(name, err));
+      log(`skipped ${name}: ${(err as Error).message}`);
+    }
   }
 
   const created: string[] = [];
@@ -87,20 +163,28 @@ export async function ensurePartitions(
   let existing = await existingPartitions(db);
   for (const [name, from] of [...months].sort(([a], [b]) => a.localeCompare(b))) {
     if (existing.has(name)) continue;
-    const to = monthStart(from, 1);
-    // Literals we format ourselves (utility statements such as CREATE TABLE AS take no parameters).
-    const range = `data_consulta >= '${pgTimestamp(from)}' AND data_consulta < '${pgTimestamp(to)}'`;
-    await db.query("BEGIN");
+    let began = false;
     try {
+      const to = monthStart(from, 1);
+      // Literals we format ourselves (utility statements such as CREATE TABLE AS take no parameters).
+      const lower = pgTimestamp(from);
+      const upper = pgTimestamp(to);
+      const range = `data_consulta >= '${lower}' AND data_consulta < '${upper}'`;
+      await db.query("BEGIN");
+      began = true;
+      // Concurrent runs take turns (unbounded wait: the holder's own lock waits are bounded).
       await db.query(`SELECT pg_advisory_xact_lock(${LOCK_KEY})`);
-      // A concurrent run may have created it while we waited for the lock.
+      await db.query(`SET LOCAL lock_timeout = '${lockTimeoutMs}ms'`);
+      // Every lock this month needs, strongest first, parent before DEFAULT (the order of
+      // readers and writers): no upgrade later, so no deadlock; at worst a 55P03 after the timeout.
+      // ONLY: the other monthly partitions stay readable and writable.
+      await db.query(`LOCK TABLE ONLY ${PARENT}, ${DEFAULT_PARTITION} IN ACCESS EXCLUSIVE MODE`);
+      // A concurrent run may have created it while we waited.
       existing = await existingPartitions(db);
       if (existing.has(name)) {
         await db.query("ROLLBACK");
         continue;
       }
-      // Writers into DEFAULT wait until COMMIT; readers are not blocked.
-      await db.query(`LOCK TABLE ${DEFAULT_PARTITION} IN EXCLUSIVE MODE`);
       // Copy, delete and re-insert go through the parent (its statement triggers keep the booking
       // ledger and audit in step; no partition has this range yet, so the rows are DEFAULT's).
       // Its RLS is forced: act as the owner's system identity.
@@ -114,9 +198,11 @@ export async function ensurePartitions(
       if (n > 0) {
         await db.query(`DELETE FROM ${PARENT} WHERE ${range}`);
       }
+      // No IF NOT EXISTS: the catalog check above holds under the lock, so a relation of that
+      // name here is not our partition and must fail this month instead of being skipped.
       await db.query(
-        `CREATE TABLE IF NOT EXISTS public.${name} PARTITION OF ${PARENT}
-           FOR VALUES FROM ('${pgTimestamp(from)}') TO ('${pgTimestamp(to)}')`,
+        `CREATE TABLE public.${name} PARTITION OF ${PARENT}
+           FOR VALUES FROM ('${lower}') TO ('${upper}')`,
       );
       if (n > 0) await db.query(`INSERT INTO ${PARENT} SELECT * FROM _consultas_moving`);
       await db.query("COMMIT");
@@ -125,13 +211,18 @@ export async function ensurePartitions(
       existing.add(name);
       log(`created ${name}${n ? `, moved ${n} rows out of DEFAULT` : ""}`);
     } catch (err) {
-      await db.query("ROLLBACK").catch(() => {});
-      throw err;
+      if (began) await db.query("ROLLBACK").catch(() => {});
+      const failure = failureOf(name, err);
+      failed.push(failure);
+      log(
+        `failed ${name}${failure.code ? ` (${failure.code})` : ""}: ${failure.error}` +
+          (failure.transient ? " — transient, retry later" : ""),
+      );
     }
   }
 
   // Coverage: the end of the contiguous run of monthly partitions starting at the current month.
   let cursor = monthStart(now);
   while (existing.has(partitionName(cursor))) cursor = monthStart(cursor, 1);
-  return { created, moved, coverageUntil: cursor.toISOString() };
+  return { created, moved, failed, coverageUntil: cursor.toISOString() };
 }

@@ -3,7 +3,10 @@ export {
   type EnsurePartitionsReport,
   ensurePartitions,
   existingPartitions,
+  isTransientPgCode,
+  monthFromParts,
   monthStart,
+  type PartitionFailure,
   partitionName,
   type Queryable,
 } from "./ensure";

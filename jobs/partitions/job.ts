@@ -23,6 +23,19 @@ export const partitions = defineJob({
           monthsAhead: payload.months_ahead,
           now: ctx.services.clock.now(),
         });
+        if (report.failed.length > 0) {
+          // The months that worked are committed; a rerun skips them and retries the rest.
+          const summary = report.failed.map((f) => `${f.name}: ${f.code ?? "error"} ${f.error}`).join("; ");
+          const created = report.created.length ? ` (created ${report.created.join(", ")})` : "";
+          if (report.failed.some((f) => f.transient)) {
+            // Lock timeout, deadlock, lost connection: thrown, so QStash redelivers later.
+            throw Object.assign(new Error(`partition upkeep incomplete, will retry${created}: ${summary}`), {
+              name: "PartitionUpkeepRetry",
+              code: report.failed.find((f) => f.transient)?.code,
+            });
+          }
+          throw new PermanentJobError(`partition upkeep failed${created}: ${summary}`);
+        }
         return {
           status: report.created.length > 0 || report.moved > 0 ? "done" : "skipped",
           created: report.created,
