@@ -8,11 +8,16 @@
  *   concurrent transaction waits instead of running in parallel as on Postgres.
  * - Every unit of work starts with SET ROLE <client role> (and ends with RESET ROLE), so
  *   current_user, privileges and Row Level Security are the client's. The session user stays the
- *   PGlite superuser, so a client that runs RESET ROLE / SET ROLE itself can escape: PGlite cannot
- *   authenticate a different session user.
- * - Session-level state (SET without LOCAL, named prepared statements, temp tables, advisory
- *   locks) leaks between clients while a session lives; WebSocket sessions run DISCARD ALL when
- *   they end. Use SET LOCAL / set_config(..., true) inside transactions, as on Neon's pooler.
+ *   PGlite superuser (PGlite cannot authenticate a different one), so statements that would change
+ *   the role (SET/RESET ROLE, SET SESSION AUTHORIZATION, set_config('role', ..), DISCARD ALL) are
+ *   refused with 42501 over HTTP and WebSocket by a conservative text check (role-guard.ts); SQL
+ *   that builds such a statement at run time (EXECUTE in a DO block or function) is not caught.
+ * - Every HTTP request ends with RESET ALL, so its SET / set_config(.., false) never reaches the
+ *   next client. Other session-level state (named prepared statements, temp tables, advisory
+ *   locks, LISTEN) still leaks between clients while the instance lives, and a WebSocket
+ *   session's SETs are visible to other clients until that session ends (it runs DISCARD ALL
+ *   then). A COPY FROM STDIN over HTTP fails at once (57014), as on postgres; a running query
+ *   cannot be interrupted (requestTimeoutMs only bounds the wait for the shared session).
  * - current_database() is the configured database (it is created inside PGlite and opened by
  *   name); session_user is "postgres".
  */
@@ -26,7 +31,13 @@ import { pg_stat_statements } from "@electric-sql/pglite/contrib/pg_stat_stateme
 import { pg_trgm } from "@electric-sql/pglite/contrib/pg_trgm";
 import { unaccent } from "@electric-sql/pglite/contrib/unaccent";
 import { LOCAL } from "../config";
-import type { Backend, Session, SessionIO } from "./backend";
+import {
+  type Backend,
+  DEFAULT_REQUEST_TIMEOUT_MS,
+  requestTimeoutError,
+  type Session,
+  type SessionIO,
+} from "./backend";
 import { Mutex } from "./mutex";
 import {
   authenticationRequest,
@@ -40,6 +51,7 @@ import {
   readyForQuery,
   SYNC,
 } from "./protocol";
+import { guardRoleChanges } from "./role-guard";
 
 const extensions = { pg_trgm, pg_stat_statements, btree_gist, unaccent };
 
@@ -47,6 +59,8 @@ export interface PgliteBackendOptions {
   dataDir: string;
   database: string;
   roles: Record<string, string>;
+  /** How long an HTTP request may wait for the shared session (default 5 min). */
+  requestTimeoutMs?: number;
   log: (line: string) => void;
 }
 
@@ -177,11 +191,14 @@ function setRole(role: string): Buffer {
 }
 
 const RESET_ROLE = queryMessage("RESET ROLE");
+/** After every HTTP request: its session-level settings (SET, set_config(.., false)) must not outlive it. */
+const HTTP_TRAILER = queryMessage("RESET ROLE; RESET ALL");
 
 export async function startPgliteBackend(opts: PgliteBackendOptions): Promise<Backend> {
   const db = await openPglite(opts.dataDir, opts.database);
   await provision(db, opts);
   const mutex = new Mutex();
+  const timeoutMs = opts.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
   const settings = await db.query<{ name: string; setting: string }>(
     `select name, setting from pg_settings where name = any($1)`,
     [
@@ -260,6 +277,7 @@ export async function startPgliteBackend(opts: PgliteBackendOptions): Promise<Ba
           }
           if (!batch.length) break;
           const lastType = batch[starts.filter((s) => s < batch.length).at(-1)!]!;
+          batch = guardRoleChanges(batch);
           let out: Buffer;
           if (this.holding) out = await exec(batch);
           else {
@@ -309,14 +327,15 @@ export async function startPgliteBackend(opts: PgliteBackendOptions): Promise<Ba
     kind: "pglite",
 
     async run(role, messages, syncs) {
-      await mutex.acquire();
+      await mutex.acquire(timeoutMs, () => requestTimeoutError(timeoutMs));
       try {
-        const out = await execAs(role, messages, RESET_ROLE);
+        const out = await execAs(role, guardRoleChanges(messages), HTTP_TRAILER);
         const ends = readyEnds(out);
         if (ends.length !== syncs) throw new Error("unexpected PGlite reply");
         // A lone "BEGIN" sent over HTTP must not leave the shared session inside a transaction
-        // (RESET ROLE ran inside it and is undone by the rollback, so it is repeated).
-        if (out[ends.at(-1)! - 1] !== 0x49) await exec(Buffer.concat([queryMessage("ROLLBACK"), RESET_ROLE]));
+        // (the trailer ran inside it and is undone by the rollback, so it is repeated).
+        if (out[ends.at(-1)! - 1] !== 0x49)
+          await exec(Buffer.concat([queryMessage("ROLLBACK"), HTTP_TRAILER]));
         return out;
       } finally {
         mutex.release();

@@ -5,16 +5,40 @@
  *
  * HTTP traffic goes through raw wire-protocol sockets pooled per role: the request's messages are
  * written as one buffer and the output is returned as bytes (no typed client in between, no
- * per-row objects, no extra round trips). Session state (SET, prepared statements) is not reset
- * between HTTP requests sharing a pooled socket, as on Neon's own pooled HTTP connections; a
- * transaction cannot leak because every request ends with Sync / COMMIT.
+ * per-row objects, no extra round trips). Like Neon's sql-over-http (which resets a pooled
+ * connection's session before reuse since neondatabase/neon#12681), no session state survives a
+ * request: every request's write ends with a simple-protocol DISCARD ALL (RESET ALL, DEALLOCATE
+ * ALL, CLOSE ALL, UNLISTEN *, advisory unlocks, temp tables, ...) whose reply is consumed here. A
+ * request that leaves a transaction open (a lone BEGIN) makes that DISCARD fail; the connection is
+ * then rolled back and discarded in one more round trip. A COPY FROM STDIN fails at once (see
+ * HTTP_COPY_FAIL), and a request running longer than requestTimeoutMs is cancelled and its socket
+ * destroyed, so no request can hold a pooled connection forever.
  */
 import net from "node:net";
 import pg from "pg";
-import type { Backend, Session, SessionIO } from "./backend";
-import { errorResponse, queryMessage, quoteIdent, ReadyCounter, startupMessage, TERMINATE } from "./protocol";
+import {
+  type Backend,
+  DEFAULT_REQUEST_TIMEOUT_MS,
+  requestTimeoutError,
+  type Session,
+  type SessionIO,
+} from "./backend";
+import {
+  cancelRequest,
+  errorResponse,
+  findKeyData,
+  hasError,
+  queryMessage,
+  quoteIdent,
+  ReadyCounter,
+  startupMessage,
+  TERMINATE,
+} from "./protocol";
 
-const ROLLBACK = queryMessage("ROLLBACK");
+/** Appended to every HTTP request's write: resets the session before the socket is reused. */
+const DISCARD_ALL = queryMessage("DISCARD ALL");
+/** When the request left a transaction open, DISCARD ALL failed inside it: end it and reset again. */
+const ROLLBACK_DISCARD = Buffer.concat([queryMessage("ROLLBACK"), DISCARD_ALL]);
 
 interface Target {
   host: string;
@@ -49,34 +73,43 @@ class RawConnection {
   private counter = new ReadyCounter();
   private target = 0;
   private resolve: ((b: Buffer) => void) | null = null;
-  /** Transaction status byte of the last ReadyForQuery ('I' idle, 'T' in transaction, 'E' failed). */
-  lastStatus = 0x49;
   private reject: ((e: Error) => void) | null = null;
+  private key: { pid: number; secret: number } | null = null;
   dead = false;
   lastUsed = Date.now();
+  /** When the running exchange started (0 when idle): the pool's sweeper times it out. */
+  busySince = 0;
 
-  private constructor(socket: net.Socket) {
+  private constructor(
+    socket: net.Socket,
+    private readonly where: Target,
+  ) {
     this.socket = socket;
     socket.on("data", (chunk: Buffer) => this.onData(chunk));
-    const fail = (err: Error) => {
-      this.dead = true;
-      const reject = this.reject;
-      this.resolve = this.reject = null;
-      reject?.(err);
-    };
-    socket.on("error", fail);
-    socket.on("close", () => fail(new Error("backend connection closed")));
+    socket.on("error", (err) => this.fail(err));
+    socket.on("close", () => this.fail(new Error("backend connection closed")));
+  }
+
+  private fail(err: Error): void {
+    this.dead = true;
+    this.busySince = 0;
+    const reject = this.reject;
+    this.resolve = this.reject = null;
+    reject?.(err);
   }
 
   static open(target: Target, user: string, database: string): Promise<RawConnection> {
-    const conn = new RawConnection(connectSocket(target));
+    const conn = new RawConnection(connectSocket(target), target);
     return new Promise((resolve, reject) => {
       conn.resolve = (buf) => {
         const problem = checkAuthOk(buf);
         if (problem) {
           conn.destroy();
           reject(new Error(problem));
-        } else resolve(conn);
+        } else {
+          conn.key = findKeyData(buf);
+          resolve(conn);
+        }
       };
       conn.reject = reject;
       conn.target = 1;
@@ -88,31 +121,71 @@ class RawConnection {
     if (!this.resolve) return; // async notices while idle: nobody asked for them
     this.chunks.push(chunk);
     this.counter.feed(chunk);
+    if (this.counter.copyBoth) {
+      // Only replication connections enter CopyBoth; nothing here can finish it.
+      this.fail(new Error("backend entered COPY BOTH mode"));
+      this.destroy(true);
+      return;
+    }
     // An ErrorResponse during startup ends the connection without ReadyForQuery.
     if (this.counter.seen >= this.target || (this.target === 1 && chunk[0] === 0x45)) {
       const out = this.chunks.length === 1 ? this.chunks[0]! : Buffer.concat(this.chunks);
       this.chunks = [];
-      this.lastStatus = this.counter.lastStatus;
-      this.counter.reset();
       const resolve = this.resolve;
       this.resolve = this.reject = null;
+      this.busySince = 0;
       resolve(out);
     }
   }
 
-  exec(messages: Buffer, syncs: number): Promise<Buffer> {
+  /** Writes `messages` and resolves with the output up to the `syncs`-th ReadyForQuery. */
+  private exchange(messages: Buffer, syncs: number, mark = 0): Promise<Buffer> {
     if (this.dead) return Promise.reject(new Error("backend connection closed"));
     return new Promise((resolve, reject) => {
+      this.counter.reset();
+      this.counter.mark = mark;
       this.resolve = resolve;
       this.reject = reject;
       this.target = syncs;
+      this.busySince = Date.now();
       this.socket.write(messages);
     });
   }
 
-  destroy(): void {
+  /**
+   * Runs a request (holding `syncs` Syncs/Queries) followed, in the same write, by DISCARD ALL,
+   * and returns the request's output only. If the session could not be reset (the request left
+   * a transaction open), rolls back and resets it; if that fails too, the connection is dropped.
+   */
+  async exec(messages: Buffer, syncs: number): Promise<Buffer> {
+    const out = await this.exchange(Buffer.concat([messages, DISCARD_ALL]), syncs + 1, syncs);
+    const end = this.counter.markEnd;
+    if (end < 0) throw new Error("unexpected backend reply");
+    const tail = out.subarray(end);
+    if (this.counter.lastStatus !== 0x49 || hasError(tail)) {
+      const again = await this.exchange(ROLLBACK_DISCARD, 2, 1);
+      if (this.counter.lastStatus !== 0x49 || hasError(again.subarray(this.counter.markEnd)))
+        this.destroy(true);
+    }
+    return out.subarray(0, end);
+  }
+
+  /** The exchange took too long: cancel the backend's query and drop the socket. */
+  timeout(ms: number): void {
+    if (this.key) {
+      const s = connectSocket(this.where);
+      s.on("error", () => {});
+      s.end(cancelRequest(this.key.pid, this.key.secret));
+    }
+    this.fail(requestTimeoutError(ms));
+    this.destroy(true);
+  }
+
+  destroy(now = false): void {
     this.dead = true;
-    if (!this.socket.destroyed) this.socket.end(TERMINATE);
+    if (this.socket.destroyed) return;
+    if (now) this.socket.destroy();
+    else this.socket.end(TERMINATE);
   }
 }
 
@@ -121,6 +194,8 @@ class RawPool {
   private idle: RawConnection[] = [];
   private waiters: ((c: RawConnection | Error) => void)[] = [];
   private size = 0;
+  /** Connections running a request, for the timeout sweeper. */
+  readonly busy = new Set<RawConnection>();
 
   constructor(
     private readonly target: Target,
@@ -184,14 +259,18 @@ class RawPool {
   }
 
   private async runOn(c: RawConnection, messages: Buffer, syncs: number): Promise<Buffer> {
+    this.busy.add(c);
     try {
-      const out = await c.exec(messages, syncs);
-      // A lone "BEGIN" sent over HTTP must not leave the pooled connection inside a transaction.
-      if (c.lastStatus !== 0x49) await c.exec(ROLLBACK, 1);
-      return out;
+      return await c.exec(messages, syncs);
     } finally {
+      this.busy.delete(c);
       this.release(c);
     }
+  }
+
+  /** Times out connections busy for more than `ms`. */
+  sweep(now: number, ms: number): void {
+    for (const c of this.busy) if (c.busySince && now - c.busySince > ms) c.timeout(ms);
   }
 
   close(): void {
@@ -207,6 +286,8 @@ export interface PostgresBackendOptions {
   database: string;
   roles: Record<string, string>;
   poolSize: number;
+  /** An HTTP request's backend work is cancelled after this long (default 5 min). */
+  requestTimeoutMs?: number;
   log: (line: string) => void;
 }
 
@@ -278,6 +359,16 @@ export async function startPostgresBackend(opts: PostgresBackendOptions): Promis
   };
   const pools = new Map<string, RawPool>();
   const sessions = new Set<net.Socket>();
+  const timeoutMs = opts.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
+  // One sweeper instead of a timer per request.
+  const sweeper = setInterval(
+    () => {
+      const now = Date.now();
+      for (const p of pools.values()) p.sweep(now, timeoutMs);
+    },
+    Math.min(1000, Math.max(10, timeoutMs / 4)),
+  );
+  sweeper.unref();
 
   function pool(role: string): RawPool {
     let p = pools.get(role);
@@ -334,6 +425,7 @@ export async function startPostgresBackend(opts: PostgresBackendOptions): Promis
     },
 
     async close() {
+      clearInterval(sweeper);
       for (const p of pools.values()) p.close();
       for (const s of sessions) s.destroy();
     },

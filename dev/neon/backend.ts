@@ -1,4 +1,23 @@
 /** What the HTTP and WebSocket front ends need from a database backend (PGlite or PostgreSQL). */
+import type { PgErrorFields } from "./protocol";
+
+/** A backend failure the HTTP client should see as a NeonDbError (HTTP 400), e.g. a timeout. */
+export class BackendRequestError extends Error {
+  constructor(readonly fields: PgErrorFields) {
+    super(fields.message);
+  }
+}
+
+/** Default limit for one HTTP request's backend work (options.requestTimeoutMs). */
+export const DEFAULT_REQUEST_TIMEOUT_MS = 5 * 60_000;
+
+export function requestTimeoutError(ms: number): BackendRequestError {
+  return new BackendRequestError({
+    message: `canceling statement due to the endpoint's request timeout (${ms} ms)`,
+    severity: "ERROR",
+    code: "57014",
+  });
+}
 
 export interface SessionIO {
   /** Bytes for the client (backend messages), sent as one binary WebSocket frame. */

@@ -8,12 +8,13 @@
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Authenticator } from "./auth";
-import type { Backend } from "./backend";
+import { type Backend, BackendRequestError } from "./backend";
 import {
   type DecodedSegment,
   decodeSegments,
   extendedQuery,
   type FieldDescription,
+  HTTP_COPY_FAIL,
   type Param,
   type PgErrorFields,
   type QueryResult,
@@ -41,6 +42,9 @@ const isolationLevels: Record<string, string> = {
 class BadRequest extends Error {}
 
 const MAX_BODY = 10 * 1024 * 1024; // Neon's request limit
+
+/** After each Execute: CopyFail (ignored unless the statement was COPY FROM STDIN), see protocol.ts. */
+const SINGLE_TAIL = Buffer.concat([HTTP_COPY_FAIL, SYNC]);
 
 const jsonHeaders = { "Content-Type": "application/json" };
 const corsJsonHeaders = { ...jsonHeaders, ...corsHeaders };
@@ -153,7 +157,7 @@ export function createSqlHandler(auth: Authenticator, backend: Backend, log: (li
       const queries = (parsed as { queries?: unknown } | null)?.queries;
       if (queries === undefined) {
         const q = readQuery(parsed);
-        const out = await backend.run(who.role, extendedQuery(q.query, q.params, true), 1);
+        const out = await backend.run(who.role, extendedQuery(q.query, q.params, SINGLE_TAIL), 1);
         const seg = decodeSegments(out)[0];
         if (!seg) throw new Error("no reply from backend");
         if (seg.error) return sendJson(res, 400, errorBody(seg.error), cors);
@@ -165,7 +169,7 @@ export function createSqlHandler(auth: Authenticator, backend: Backend, log: (li
       const list = queries.map(readQuery);
       const begin = transactionStart(req);
       const parts = [queryMessage(begin)];
-      for (const q of list) parts.push(extendedQuery(q.query, q.params));
+      for (const q of list) parts.push(extendedQuery(q.query, q.params, HTTP_COPY_FAIL));
       parts.push(SYNC, queryMessage("COMMIT"));
       const segments = decodeSegments(await backend.run(who.role, Buffer.concat(parts), 3));
       const failure = batchError(segments);
@@ -181,6 +185,10 @@ export function createSqlHandler(auth: Authenticator, backend: Backend, log: (li
     } catch (err) {
       if (err instanceof BadRequest)
         return sendJson(res, 400, JSON.stringify({ message: err.message }), cors);
+      if (err instanceof BackendRequestError) {
+        if (!res.headersSent) sendJson(res, 400, errorBody(err.fields), cors);
+        return;
+      }
       log(`neon endpoint: /sql failed: ${(err as Error).message}`);
       if (!res.headersSent) sendJson(res, 500, JSON.stringify({ message: "internal error" }), cors);
     }

@@ -32,6 +32,12 @@ export interface NeonEndpointOptions {
   roles?: Record<string, string>;
   /** backend connections per (role, database) on postgres; default 20 */
   poolSize?: number;
+  /**
+   * Longest an HTTP request may take, default 5 min: on postgres its backend query is cancelled
+   * and the socket dropped; on PGlite a request still waiting for the shared session gives up.
+   * Answered as a 400 NeonDbError with code 57014.
+   */
+  requestTimeoutMs?: number;
   log?: (line: string) => void;
 }
 
@@ -59,9 +65,16 @@ export async function startNeonEndpoint(opts: NeonEndpointOptions = {}): Promise
         database,
         roles,
         poolSize: opts.poolSize ?? 20,
+        requestTimeoutMs: opts.requestTimeoutMs,
         log,
       })
-    : await startPgliteBackend({ dataDir: opts.dataDir ?? `.data/pglite/${database}`, database, roles, log });
+    : await startPgliteBackend({
+        dataDir: opts.dataDir ?? `.data/pglite/${database}`,
+        database,
+        roles,
+        requestTimeoutMs: opts.requestTimeoutMs,
+        log,
+      });
 
   const auth = new Authenticator(roles, database);
   const handleSql = createSqlHandler(auth, backend, log);

@@ -33,16 +33,31 @@ export function queryMessage(sql: string): Buffer {
 export const SYNC = Buffer.from([0x53, 0, 0, 0, 4]);
 export const TERMINATE = Buffer.from([0x58, 0, 0, 0, 4]);
 
+/** CopyFail ('f'): ends a COPY FROM STDIN with an error carrying `reason`. */
+export function copyFail(reason: string): Buffer {
+  return message("f", cstring(reason));
+}
+
+/**
+ * Sent after every Execute of an HTTP request. Outside COPY the backend ignores CopyFail (the
+ * protocol says so: it may be a leftover of a failed COPY), so it costs nothing; if the statement
+ * was a COPY FROM STDIN, it is the next message the backend reads in copy-in mode, so the COPY
+ * fails right away ("COPY from stdin failed: ...", 57014) instead of waiting forever for data —
+ * and before any later message (Sync is ignored in copy-in mode, anything else would be a
+ * protocol violation that swallows the rest of the pipeline).
+ */
+export const HTTP_COPY_FAIL = copyFail("COPY FROM STDIN is not supported over HTTP");
+
 /** A param as the driver sends it: a string (already in Postgres text form) or null. */
 export type Param = string | null;
 
 /**
  * Parse (unnamed statement, no declared types) + Bind (unnamed portal, text params, text results)
  * + Describe portal + Execute (no row limit), the same sequence node-postgres and Neon's proxy use.
- * With `sync`, a Sync follows in the same buffer; without, the caller decides where the implicit
- * transaction ends.
+ * `tail` (e.g. CopyFail + Sync) follows in the same buffer; without Sync the caller decides where
+ * the implicit transaction ends.
  */
-export function extendedQuery(sql: string, params: readonly Param[], sync = false): Buffer {
+export function extendedQuery(sql: string, params: readonly Param[], tail?: Buffer): Buffer {
   const text = utf8.encode(sql);
   // Parse: name "" \0, query \0, int16 0 param types
   const parseLen = 4 + 1 + text.length + 1 + 2;
@@ -53,7 +68,7 @@ export function extendedQuery(sql: string, params: readonly Param[], sync = fals
   const describeLen = 4 + 1 + 1;
   const executeLen = 4 + 1 + 4;
   const out = Buffer.allocUnsafe(
-    1 + parseLen + 1 + bindLen + 1 + describeLen + 1 + executeLen + (sync ? SYNC.length : 0),
+    1 + parseLen + 1 + bindLen + 1 + describeLen + 1 + executeLen + (tail ? tail.length : 0),
   );
   let o = 0;
   out[o++] = 0x50; // P
@@ -97,7 +112,7 @@ export function extendedQuery(sql: string, params: readonly Param[], sync = fals
   o += 4;
   out[o++] = 0;
   out.writeInt32BE(0, o);
-  if (sync) SYNC.copy(out, o + 4);
+  if (tail) tail.copy(out, o + 4);
   return out;
 }
 
@@ -191,16 +206,31 @@ export class ReadyCounter {
   private headerHave = 0;
   private skip = 0;
   private currentIsZ = false;
+  private fed = 0;
   seen = 0;
   lastStatus = 0;
+  /** Which ReadyForQuery to remember the end of (1-based; 0 = none) ... */
+  mark = 0;
+  /** ... and the stream offset just past it, or -1 until it is seen. */
+  markEnd = -1;
+  /** A CopyBothResponse ('W') was seen: the backend now waits for copy data forever. */
+  copyBoth = false;
 
   /** Starts counting afresh (reused across requests instead of allocating a new counter). */
   reset(): void {
     this.headerHave = 0;
     this.skip = 0;
     this.currentIsZ = false;
+    this.fed = 0;
     this.seen = 0;
     this.lastStatus = 0;
+    this.mark = 0;
+    this.markEnd = -1;
+    this.copyBoth = false;
+  }
+
+  private sawReady(at: number): void {
+    if (++this.seen === this.mark) this.markEnd = this.fed + at;
   }
 
   feed(chunk: Buffer): void {
@@ -211,7 +241,7 @@ export class ReadyCounter {
         if (this.currentIsZ && n > 0) this.lastStatus = chunk[o + n - 1]!;
         this.skip -= n;
         o += n;
-        if (this.skip === 0 && this.currentIsZ) this.seen++;
+        if (this.skip === 0 && this.currentIsZ) this.sawReady(o);
         continue;
       }
       const n = Math.min(5 - this.headerHave, chunk.length - o);
@@ -221,11 +251,45 @@ export class ReadyCounter {
       if (this.headerHave === 5) {
         this.headerHave = 0;
         this.currentIsZ = this.header[0] === 0x5a;
+        if (this.header[0] === 0x57) this.copyBoth = true;
         this.skip = this.header.readInt32BE(1) - 4;
-        if (this.skip === 0 && this.currentIsZ) this.seen++;
+        if (this.skip === 0 && this.currentIsZ) this.sawReady(o);
       }
     }
+    this.fed += chunk.length;
   }
+}
+
+/** True if buf (whole backend messages) holds an ErrorResponse. */
+export function hasError(buf: Buffer): boolean {
+  let o = 0;
+  while (o + 5 <= buf.length) {
+    if (buf[o] === 0x45) return true;
+    o += 1 + buf.readInt32BE(o + 1);
+  }
+  return false;
+}
+
+/** BackendKeyData (process id, secret) among startup replies, for CancelRequest. */
+export function findKeyData(buf: Buffer): { pid: number; secret: number } | null {
+  let o = 0;
+  while (o + 5 <= buf.length) {
+    const next = o + 1 + buf.readInt32BE(o + 1);
+    if (buf[o] === 0x4b && next <= buf.length)
+      return { pid: buf.readInt32BE(o + 5), secret: buf.readInt32BE(o + 9) };
+    o = next;
+  }
+  return null;
+}
+
+/** CancelRequest (sent on a fresh connection, no type byte). */
+export function cancelRequest(pid: number, secret: number): Buffer {
+  const out = Buffer.allocUnsafe(16);
+  out.writeInt32BE(16, 0);
+  out.writeInt32BE(80877102, 4);
+  out.writeInt32BE(pid, 8);
+  out.writeInt32BE(secret, 12);
+  return out;
 }
 
 export interface FieldDescription {

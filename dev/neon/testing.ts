@@ -6,7 +6,7 @@
 import { randomBytes } from "node:crypto";
 import pg from "pg";
 import { configureNeonForLocal } from "./client";
-import { type NeonEndpoint, startNeonEndpoint } from "./index";
+import { type NeonEndpoint, type NeonEndpointOptions, startNeonEndpoint } from "./index";
 
 export interface TestEndpoint {
   endpoint: NeonEndpoint;
@@ -17,6 +17,7 @@ export async function startTestEndpoint(
   backend: "pglite" | "postgres",
   postgresAdminUrl: string,
   prefix = "neon_test",
+  options: Pick<NeonEndpointOptions, "requestTimeoutMs" | "poolSize"> = {},
 ): Promise<TestEndpoint> {
   const database = backend === "postgres" ? `${prefix}_${randomBytes(4).toString("hex")}` : "fisioflow";
   const endpoint = await startNeonEndpoint({
@@ -24,6 +25,7 @@ export async function startTestEndpoint(
     database,
     ...(backend === "postgres" ? { postgresUrl: postgresAdminUrl } : { dataDir: "memory://" }),
     log: () => {},
+    ...options,
   });
   configureNeonForLocal(endpoint);
   return {

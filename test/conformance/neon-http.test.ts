@@ -2,7 +2,7 @@
  * The local Neon endpoint's HTTP /sql API, driven only by @neondatabase/serverless 1.2.0's neon():
  * values, options, batches/transactions, errors — on PGlite and on real PostgreSQL.
  */
-import { NeonDbError, type NeonQueryFunction, neon } from "@neondatabase/serverless";
+import { Client, NeonDbError, type NeonQueryFunction, neon } from "@neondatabase/serverless";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startTestEndpoint, type TestEndpoint } from "../../dev/neon/testing";
@@ -229,6 +229,118 @@ for (const { name, skip } of backends) {
         Array.from({ length: 50 }, (_, i) => app`select ${i}::int as i, pg_sleep(0.01)::text as s`),
       );
       expect(results.map((r) => r[0]!.i)).toEqual(Array.from({ length: 50 }, (_, i) => i));
+    });
+
+    it("resets session state between requests on a pooled connection (as Neon does)", async () => {
+      const app = neon(t.endpoint.connectionString("fisioflow_app"));
+      for (let i = 0; i < 3; i++) {
+        await app`select set_config('app.role', 'admin', false)`;
+        await app.query("set statement_timeout = 1234");
+        const [row] =
+          await app`select current_setting('app.role', true) as r, current_setting('statement_timeout') as st`;
+        expect(row!.r ?? "").toBe(""); // "" once the placeholder exists, as after RESET ALL on Neon
+        expect(row!.st).not.toBe("1234ms");
+      }
+      // The reset also undoes what a lone BEGIN left behind.
+      await app.query("begin");
+      await app`select set_config('app.role', 'admin', false)`;
+      const [row] = await app`select current_setting('app.role', true) as r`;
+      expect(row!.r ?? "").toBe("");
+      if (name === "postgres") {
+        // Prepared statements, temp tables and advisory locks go too (DISCARD ALL).
+        await app.query("prepare leaked as select 1");
+        await app.query("create temp table leaked (x int)");
+        await app`select pg_advisory_lock(4242)`;
+        const [s] = await app`select (select count(*)::int from pg_prepared_statements) as p,
+          to_regclass('pg_temp.leaked')::text as t, (select count(*)::int from pg_locks where locktype = 'advisory' and objid = 4242
+            and database = (select oid from pg_database where datname = current_database())) as l`;
+        expect(s).toEqual({ p: 0, t: null, l: 0 });
+      }
+    });
+
+    it("fails COPY FROM STDIN at once and keeps serving (no pooled connection is held)", async () => {
+      await sql`create table copied (x int)`;
+      for (let i = 0; i < 25; i++) {
+        const err = await rejection(sql.query("copy copied from stdin"));
+        expect(err.code).toBe("57014");
+        expect(err.message).toBe("COPY from stdin failed: COPY FROM STDIN is not supported over HTTP");
+      }
+      const batch = await rejection(
+        sql.transaction([
+          sql`insert into copied values (1)`,
+          sql.query("copy copied from stdin"),
+          sql`insert into copied values (2)`,
+        ]),
+      );
+      expect(batch.code).toBe("57014");
+      expect(await sql`select count(*)::int as n from copied`).toEqual([{ n: 0 }]);
+      // COPY TO STDOUT completes; its data is not returned (as node-postgres does without a stream).
+      const out = await sql.query("copy (select 1) to stdout", [], { fullResults: true });
+      expect(out.command).toBe("COPY");
+      expect(await sql`select 1 as one`).toEqual([{ one: 1 }]);
+    });
+
+    it("refuses role changes from the client role (no escape to the PGlite superuser)", async () => {
+      const app = neon(t.endpoint.connectionString("fisioflow_app"));
+      const attempts = [
+        "reset role",
+        "set role postgres",
+        "SET /* hidden */ ROLE\n  postgres",
+        "set local role postgres",
+        "set session authorization postgres",
+        "reset session authorization",
+        "select set_config('role', 'postgres', false)",
+        "select set_config('session_authorization', 'postgres', false)",
+        "select '--' as x, set_config/**/('role', 'postgres', false)",
+      ];
+      for (const attempt of attempts) {
+        const outcome = await app
+          .transaction([app.query(attempt), app`select current_user as u, session_user as s`])
+          .then(
+            (r) => (r as Record<string, unknown>[][])[1]![0],
+            (e: NeonDbError) => e.code,
+          );
+        // Postgres itself refuses (42501) or the change is harmless (RESET ROLE back to the client).
+        if (typeof outcome === "string") expect(outcome, attempt).toBe("42501");
+        else expect(outcome, attempt).toMatchObject({ u: "fisioflow_app" });
+        const [who] = await app`select current_user as u, current_setting('is_superuser') as su`;
+        expect(who, attempt).toEqual({ u: "fisioflow_app", su: "off" });
+      }
+      const err = await rejection(app.query("select set_config($1, $2, false)", ["role", "postgres"]));
+      expect(err.code).toBe("42501");
+      const set = await rejection(app.query("set role postgres"));
+      expect(set.message).toBe('permission denied to set role "postgres"');
+      // A column named role is not the SET command.
+      await sql`create table members (id int, role text)`;
+      await sql`insert into members values (1, 'a')`;
+      await sql`update members as m set role = 'b' where m.id = 1`;
+      expect(await sql`select role from members`).toEqual([{ role: "b" }]);
+    });
+
+    it("answers a request that outlives requestTimeoutMs with 57014 and frees its connection", async () => {
+      const short = await startTestEndpoint(name, postgresAdminUrl(), "neon_http_to", {
+        requestTimeoutMs: 400,
+        poolSize: 1,
+      });
+      try {
+        const app = neon(short.endpoint.connectionString("fisioflow_app"));
+        let holder: Client | null = null;
+        if (name === "pglite") {
+          // PGlite cannot interrupt a query; what can take forever is waiting for its one session.
+          holder = new Client(short.endpoint.connectionString("fisioflow_app"));
+          await holder.connect();
+          await holder.query("begin");
+        }
+        const started = Date.now();
+        const err = await rejection(name === "postgres" ? app`select pg_sleep(30)` : app`select 1`);
+        expect(err.code).toBe("57014");
+        expect(Date.now() - started).toBeLessThan(5000);
+        await holder?.query("rollback");
+        await holder?.end();
+        expect(await app`select 2 as two`).toEqual([{ two: 2 }]); // the only pooled slot is free again
+      } finally {
+        await short.close();
+      }
     });
 
     it("answers malformed requests with 400 and unknown paths with 404", async () => {

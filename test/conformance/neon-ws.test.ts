@@ -171,6 +171,38 @@ for (const { name, skip } of backends) {
       expect(errors.map((e) => e.code)).toContain("28P01");
     });
 
+    it("refuses role changes from the client role over the tunnel too", async () => {
+      const c = new Client(t.endpoint.connectionString("fisioflow_app"));
+      await c.connect();
+      try {
+        for (const attempt of [
+          "reset role",
+          "set role postgres",
+          "set session authorization postgres",
+          "select set_config('role', 'postgres', false)",
+        ]) {
+          const code = await c.query(attempt).then(
+            () => null,
+            (e: { code?: string }) => e.code,
+          );
+          if (code !== null) expect(code, attempt).toBe("42501");
+          const { rows } = await c.query("select current_user as u, current_setting('is_superuser') as su");
+          expect(rows, attempt).toEqual([{ u: "fisioflow_app", su: "off" }]);
+        }
+        // Extended protocol with parameters, inside a transaction: refused, and the transaction aborts.
+        await c.query("begin");
+        await expect(c.query("select set_config($1, $2, true)", ["role", "postgres"])).rejects.toMatchObject({
+          code: "42501",
+        });
+        await expect(c.query("select 1")).rejects.toMatchObject({ code: "25P02" });
+        await c.query("rollback");
+        const { rows } = await c.query("select current_user as u");
+        expect(rows).toEqual([{ u: "fisioflow_app" }]);
+      } finally {
+        await c.end();
+      }
+    });
+
     it("ends the pool cleanly", async () => {
       const p = new Pool({ connectionString: t.endpoint.connectionString("fisioflow_app") });
       const results = await Promise.all([1, 2, 3].map((i) => p.query("select $1::int as i", [i])));
