@@ -1,15 +1,7 @@
 /** Hash commands of the embedded store. */
 import { Status } from "../reply";
-import {
-  err,
-  formatIncrFloat,
-  globMatch,
-  inInt64,
-  parseBigInt,
-  parseFloatArg,
-  parseInt64,
-  SYNTAX,
-} from "./db";
+import { err, formatIncrFloat, inInt64, parseBigInt, parseFloatArg, parseInt64 } from "./db";
+import { scanItems } from "./scan";
 import type { CommandTable } from "./types";
 
 export const hashCommands: CommandTable = {
@@ -109,21 +101,8 @@ export const hashCommands: CommandTable = {
   hscan: {
     arity: -3,
     run(ctx, [k, cursorArg, ...opts]) {
-      const cursor = parseInt64(cursorArg!, "ERR invalid cursor");
-      let match: string | undefined;
-      let count = 10;
-      for (let i = 0; i < opts.length; i += 2) {
-        const o = opts[i]!.toUpperCase();
-        const v = opts[i + 1];
-        if (v === undefined) throw err(SYNTAX);
-        if (o === "MATCH") match = v;
-        else if (o === "COUNT") count = parseInt64(v);
-        else throw err(SYNTAX);
-      }
       const entries = [...(ctx.db.get(k!, "hash") ?? new Map<string, string>())];
-      const page = entries.slice(cursor, cursor + count);
-      const next = cursor + count >= entries.length ? 0 : cursor + count;
-      return [String(next), page.filter(([f]) => !match || globMatch(match, f)).flat()];
+      return scanItems(entries, cursorArg!, opts);
     },
   },
 };

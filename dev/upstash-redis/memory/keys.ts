@@ -1,6 +1,7 @@
 /** Keyspace and server commands of the embedded store. */
 import { Status } from "../reply";
-import { err, globMatch, parseInt64, SYNTAX } from "./db";
+import { err, globMatch, parseInt64 } from "./db";
+import { parseScanArgs } from "./scan";
 import type { CommandTable, Ctx } from "./types";
 
 const OK = new Status("OK");
@@ -68,21 +69,7 @@ export const keyCommands: CommandTable = {
   scan: {
     arity: -2,
     run(ctx, [cursorArg, ...opts]) {
-      const cursor = parseInt64(cursorArg!, "ERR invalid cursor");
-      let match: string | undefined;
-      let count = 10;
-      let type: string | undefined;
-      for (let i = 0; i < opts.length; i += 2) {
-        const o = opts[i]!.toUpperCase();
-        const v = opts[i + 1];
-        if (v === undefined) throw err(SYNTAX);
-        if (o === "MATCH") match = v;
-        else if (o === "COUNT") {
-          count = parseInt64(v);
-          if (count < 1) throw err(SYNTAX);
-        } else if (o === "TYPE") type = v.toLowerCase();
-        else throw err(SYNTAX);
-      }
+      const { cursor, match, count, type } = parseScanArgs(cursorArg!, opts, true);
       // The cursor is a position in the sorted key list: stable enough for a local store, and
       // every key present for the whole scan is returned at least once.
       const all = ctx.db.keys().sort();

@@ -4,7 +4,8 @@
  * PUBLISH, and a complete HRANDFIELD. Redis 7.0 semantics and error strings.
  */
 import type { Reply } from "../reply";
-import { err, formatScore, globMatch, parseFloatArg, parseInt64, SYNTAX, type Value, WRONGTYPE } from "./db";
+import { err, formatScore, parseFloatArg, parseInt64, SYNTAX, type Value, WRONGTYPE } from "./db";
+import { scanItems } from "./scan";
 import type { CommandTable, Ctx } from "./types";
 
 function shuffle<T>(all: T[]): T[] {
@@ -147,26 +148,6 @@ function zsetOp(
   }
   const items = [...result].sort(byScore);
   return withScores ? items.flatMap(([m, s]) => [m, formatScore(s)]) : items.map(([m]) => m);
-}
-
-/** SSCAN / ZSCAN: a position cursor over the container, as the other SCANs of this store. */
-function scanItems(items: string[][], cursorArg: string, opts: string[]): Reply {
-  const cursor = parseInt64(cursorArg, "ERR invalid cursor");
-  let match: string | undefined;
-  let count = 10;
-  for (let i = 0; i < opts.length; i += 2) {
-    const o = opts[i]!.toUpperCase();
-    const v = opts[i + 1];
-    if (v === undefined) throw err(SYNTAX);
-    if (o === "MATCH") match = v;
-    else if (o === "COUNT") {
-      count = parseInt64(v);
-      if (count < 1) throw err(SYNTAX);
-    } else throw err(SYNTAX);
-  }
-  const page = items.slice(cursor, cursor + count);
-  const next = cursor + count >= items.length ? 0 : cursor + count;
-  return [String(next), page.filter(([m]) => !match || globMatch(match, m!)).flat()];
 }
 
 function cloneValue(v: Value): Value {
