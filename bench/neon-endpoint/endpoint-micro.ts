@@ -7,42 +7,21 @@
  * Env: BENCH_DURATION (s, default 8), ROUNDS (default 3), ENDPOINT_SCRIPT (default dev/neon/main.ts:
  * point it at a copy of an older dev/ to compare before/after).
  */
-import { spawn } from "node:child_process";
-import { readFileSync } from "node:fs";
 import autocannon from "autocannon";
 import pg from "pg";
-import { LOCAL } from "../../dev/config";
+import { ADMIN_URL, cpuSeconds, DATABASE, neonConnectionString, QUERY, spawnTsx, sqlHeaders } from "./shared";
 
-const ADMIN_URL = process.env.LOCAL_POSTGRES_URL || "postgresql://postgres@127.0.0.1:5432/postgres";
-const DATABASE = "neon_bench";
 const DURATION_S = Number(process.env.BENCH_DURATION ?? 8);
 const ROUNDS = Number(process.env.ROUNDS ?? 3);
-const QUERY = "select id, nome, email, telefone, data_nascimento, criado_em from pacientes where id = $1";
 
-function cpuSeconds(pid: number): number {
-  const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ");
-  return (Number(fields[11]) + Number(fields[12])) / 100;
-}
-
-const nodeArgs = process.env.PROFILE ? ["--cpu-prof", "--cpu-prof-dir=.data/cpu-prof"] : [];
-const child = spawn(
-  process.execPath,
-  [...nodeArgs, "--import", "tsx", process.env.ENDPOINT_SCRIPT ?? "dev/neon/main.ts"],
-  {
-    env: { ...process.env, PORT: "0", LOCAL_POSTGRES_URL: ADMIN_URL, NEON_DATABASE: DATABASE },
-    stdio: ["ignore", "pipe", "inherit"],
-  },
+const { child, ready } = spawnTsx(
+  process.env.ENDPOINT_SCRIPT ?? "dev/neon/main.ts",
+  { PORT: "0", LOCAL_POSTGRES_URL: ADMIN_URL, NEON_DATABASE: DATABASE },
+  /^(\{.*\})$/m,
+  process.env.PROFILE ? ["--cpu-prof", "--cpu-prof-dir=.data/cpu-prof"] : [],
 );
 try {
-  const sqlUrl = await new Promise<string>((resolve, reject) => {
-    let out = "";
-    child.stdout!.on("data", (d: Buffer) => {
-      out += d.toString();
-      const m = /^(\{.*\})$/m.exec(out);
-      if (m) resolve((JSON.parse(m[1]!) as { sqlUrl: string }).sqlUrl);
-    });
-    child.once("exit", (code) => reject(new Error(`endpoint exited with ${code}`)));
-  });
+  const { sqlUrl } = JSON.parse(await ready) as { sqlUrl: string };
   const url = new URL(ADMIN_URL);
   url.pathname = `/${DATABASE}`;
   const db = new pg.Client({ connectionString: url.toString() });
@@ -50,13 +29,7 @@ try {
   const ids = (await db.query<{ id: string }>("select id from pacientes")).rows.map((r) => r.id);
   await db.end();
   if (!ids.length) throw new Error("neon_bench.pacientes is empty: run npm run bench:neon-endpoint once");
-  const connectionString = `postgresql://fisioflow_app:${encodeURIComponent(LOCAL.roles.fisioflow_app!)}@localhost/${DATABASE}?application_name=micro`;
-  const headers = {
-    "Content-Type": "application/json",
-    "Neon-Connection-String": connectionString,
-    "Neon-Raw-Text-Output": "true",
-    "Neon-Array-Mode": "true",
-  };
+  const headers = sqlHeaders(neonConnectionString("?application_name=micro"));
   const run = (seconds: number) =>
     autocannon({
       url: sqlUrl,

@@ -16,34 +16,30 @@
  * machine skews every figure). The run itself takes under 2 minutes.
  * Writes bench/results/neon-endpoint.json and .md.
  */
-import { type ChildProcess, spawn } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
 import { readFileSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import autocannon from "autocannon";
 import pg from "pg";
-import { LOCAL } from "../../dev/config";
+import {
+  ADMIN_URL,
+  APP_ROLE,
+  cpuSeconds,
+  DATABASE,
+  neonConnectionString,
+  QUERY,
+  spawnTsx,
+  sqlHeaders,
+} from "./shared";
 
-const ADMIN_URL = process.env.LOCAL_POSTGRES_URL || "postgresql://postgres@127.0.0.1:5432/postgres";
-const DATABASE = "neon_bench";
 const ROWS = 10_000;
 const CONNECTIONS = 50;
 const DURATION_S = Number(process.env.BENCH_DURATION ?? 15);
 const WARMUP_S = 3;
 const ROUNDS = 5;
-const APP_ROLE = "fisioflow_app";
 
 const children: ChildProcess[] = [];
 const pids: Record<string, number> = {};
-
-/** CPU seconds (user + system) a process has used so far; Linux /proc only, else 0. */
-function cpuSeconds(pid: number | undefined): number {
-  try {
-    const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ");
-    return (Number(fields[11]) + Number(fields[12])) / 100; // utime, stime in clock ticks (USER_HZ 100)
-  } catch {
-    return 0;
-  }
-}
 
 /** Machine-wide CPU ticks from /proc/stat: all, idle (+iowait), steal (taken by the hypervisor). */
 function machineTicks(): { all: number; idle: number; steal: number } {
@@ -65,28 +61,17 @@ function dbUrl(user: string): string {
   return url.toString();
 }
 
-/** Spawns `tsx <script>` and resolves with the first stdout line matching `ready`. */
+/** Spawns `tsx <script>` (killed when the bench ends) and resolves with the first capture of `ready`. */
 function spawnChild(
   name: string,
   script: string,
   env: Record<string, string>,
   ready: RegExp,
 ): Promise<string> {
-  const child = spawn(process.execPath, ["--import", "tsx", script], {
-    env: { ...process.env, ...env },
-    stdio: ["ignore", "pipe", "inherit"],
-  });
-  children.push(child);
-  pids[name] = child.pid!;
-  return new Promise((resolve, reject) => {
-    let out = "";
-    child.stdout!.on("data", (d: Buffer) => {
-      out += d.toString();
-      const m = ready.exec(out);
-      if (m) resolve(m[1]!);
-    });
-    child.once("exit", (code) => reject(new Error(`${script} exited with ${code}`)));
-  });
+  const started = spawnTsx(script, env, ready);
+  children.push(started.child);
+  pids[name] = started.child.pid!;
+  return started.ready;
 }
 
 async function ensureDatabase(): Promise<void> {
@@ -187,32 +172,19 @@ const loadSamples: number[] = [];
 async function measureAll(ports: Record<Target, string>, ids: string[]): Promise<Record<Target, Measured>> {
   const targets = Object.keys(ports) as Target[];
   for (const t of targets) await drive(ports[t], ids, WARMUP_S);
-  const acc = Object.fromEntries(
-    targets.map((t) => [
-      t,
-      {
-        total: 0,
-        seconds: 0,
-        p50: [] as number[],
-        p99: [] as number[],
-        non2xx: 0,
-        errors: 0,
-        app: 0,
-        sql: 0,
-      },
-    ]),
-  ) as Record<
+  const empty = () => ({
+    total: 0,
+    seconds: 0,
+    p50: [] as number[],
+    p99: [] as number[],
+    non2xx: 0,
+    errors: 0,
+    app: 0,
+    sql: 0,
+  });
+  const acc = Object.fromEntries(targets.map((t) => [t, empty()])) as Record<
     Target,
-    {
-      total: number;
-      seconds: number;
-      p50: number[];
-      p99: number[];
-      non2xx: number;
-      errors: number;
-      app: number;
-      sql: number;
-    }
+    ReturnType<typeof empty>
   >;
   const roundSeconds = DURATION_S / ROUNDS;
   const ticks0 = machineTicks();
@@ -271,12 +243,7 @@ async function measureAll(ports: Record<Target, string>, ids: string[]): Promise
 async function captureResponse(sqlUrl: string, connectionString: string, id: string): Promise<string> {
   const res = await fetch(sqlUrl, {
     method: "POST",
-    headers: {
-      "Content-Type": "application/json",
-      "Neon-Connection-String": connectionString,
-      "Neon-Raw-Text-Output": "true",
-      "Neon-Array-Mode": "true",
-    },
+    headers: sqlHeaders(connectionString),
     body: JSON.stringify({ query: QUERY, params: [id] }),
   });
   const text = await res.text();
@@ -284,7 +251,6 @@ async function captureResponse(sqlUrl: string, connectionString: string, id: str
   return text;
 }
 
-const QUERY = "select id, nome, email, telefone, data_nascimento, criado_em from pacientes where id = $1";
 const ratio = (a: Measured, b: Measured) => Math.round((a.requestsPerSec / b.requestsPerSec) * 100) / 100;
 
 /** Waits (up to BENCH_WAIT_QUIET seconds, default 90) for the 1-minute load average to drop to 1. */
@@ -309,7 +275,7 @@ async function main(): Promise<void> {
   );
   const endpoint = JSON.parse(endpointJson) as { sqlUrl: string; url: string };
   const ids = await seed();
-  const neonUrl = `postgresql://${APP_ROLE}:${encodeURIComponent(LOCAL.roles[APP_ROLE]!)}@localhost/${DATABASE}`;
+  const neonUrl = neonConnectionString();
   const canned = await captureResponse(endpoint.sqlUrl, neonUrl, ids[0]!);
   const ceilingPort = await spawnChild(
     "ceiling",

@@ -14,14 +14,23 @@ import { createRequire } from "node:module";
 import type { AddressInfo } from "node:net";
 import { neon, neonConfig } from "@neondatabase/serverless";
 import pg from "pg";
-
-const QUERY = "select id, nome, email, telefone, data_nascimento, criado_em from pacientes where id = $1";
+import { QUERY } from "./shared";
 
 type Lookup = (id: string) => Promise<unknown[]>;
 
 const agent = new http.Agent({ keepAlive: true, maxSockets: 64 });
 
-/** The subset of fetch() the driver uses (ok, status, json, text), over node:http. */
+/** The subset of a fetch() Response the driver reads: ok, status, json, text. */
+function fetchResponse(status: number, text: string) {
+  return {
+    ok: status >= 200 && status < 300,
+    status,
+    json: async () => JSON.parse(text),
+    text: async () => text,
+  };
+}
+
+/** The subset of fetch() the driver uses, over node:http. */
 function agentFetch(url: string, init: { body: string; headers: Record<string, string> }) {
   return new Promise((resolve, reject) => {
     const req = http.request(
@@ -30,16 +39,9 @@ function agentFetch(url: string, init: { body: string; headers: Record<string, s
       (res) => {
         const chunks: Buffer[] = [];
         res.on("data", (c: Buffer) => chunks.push(c));
-        res.on("end", () => {
-          const text = Buffer.concat(chunks).toString("utf8");
-          const status = res.statusCode ?? 0;
-          resolve({
-            ok: status >= 200 && status < 300,
-            status,
-            json: async () => JSON.parse(text),
-            text: async () => text,
-          });
-        });
+        res.on("end", () =>
+          resolve(fetchResponse(res.statusCode ?? 0, Buffer.concat(chunks).toString("utf8"))),
+        );
         res.on("error", reject);
       },
     );
@@ -71,14 +73,7 @@ function undiciFetch(sqlUrl: string) {
       body: init.body,
       dispatcher,
     });
-    const text = await res.body.text();
-    const status = res.statusCode;
-    return {
-      ok: status >= 200 && status < 300,
-      status,
-      json: async () => JSON.parse(text),
-      text: async () => text,
-    };
+    return fetchResponse(res.statusCode, await res.body.text());
   };
 }
 

@@ -34,6 +34,7 @@ import { LOCAL } from "../config";
 import {
   type Backend,
   DEFAULT_REQUEST_TIMEOUT_MS,
+  ownerRole,
   requestTimeoutError,
   type Session,
   type SessionIO,
@@ -143,10 +144,9 @@ async function openPglite(dataDir: string, database: string): Promise<PGlite> {
 }
 
 async function provision(db: PGlite, opts: PgliteBackendOptions): Promise<void> {
-  const roleNames = Object.keys(opts.roles);
-  const owner = roleNames.includes("fisioflow_owner") ? "fisioflow_owner" : roleNames[0];
+  const owner = ownerRole(opts.roles);
   const statements: string[] = [];
-  for (const role of roleNames) {
+  for (const role of Object.keys(opts.roles)) {
     if (role === "postgres") continue;
     statements.push(
       `DO $$ BEGIN
@@ -190,6 +190,17 @@ function setRole(role: string): Buffer {
   return queryMessage(`SET ROLE ${quoteIdent(role)}`);
 }
 
+/** The server settings a session is told about at startup, with fallbacks if PGlite lacks one. */
+const SERVER_PARAM_DEFAULTS: Record<string, string> = {
+  server_version: "18",
+  server_encoding: "UTF8",
+  DateStyle: "ISO, MDY",
+  IntervalStyle: "postgres",
+  TimeZone: "UTC",
+  integer_datetimes: "on",
+  standard_conforming_strings: "on",
+};
+
 const RESET_ROLE = queryMessage("RESET ROLE");
 /** After every HTTP request: its session-level settings (SET, set_config(.., false)) must not outlive it. */
 const HTTP_TRAILER = queryMessage("RESET ROLE; RESET ALL");
@@ -201,19 +212,13 @@ export async function startPgliteBackend(opts: PgliteBackendOptions): Promise<Ba
   const timeoutMs = opts.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
   const settings = await db.query<{ name: string; setting: string }>(
     `select name, setting from pg_settings where name = any($1)`,
-    [
-      [
-        "server_version",
-        "server_encoding",
-        "DateStyle",
-        "IntervalStyle",
-        "TimeZone",
-        "integer_datetimes",
-        "standard_conforming_strings",
-      ],
-    ],
+    [Object.keys(SERVER_PARAM_DEFAULTS)],
   );
-  const serverParams = new Map(settings.rows.map((r) => [r.name, r.setting]));
+  // Read once: the ParameterStatus messages every WebSocket session starts with.
+  const serverParams = Object.entries(SERVER_PARAM_DEFAULTS).map(([name, fallback]): [string, string] => [
+    name,
+    settings.rows.find((r) => r.name === name)?.setting ?? fallback,
+  ]);
   let nextPid = 1000;
   const sessions = new Set<PgliteSession>();
 
@@ -346,14 +351,8 @@ export async function startPgliteBackend(opts: PgliteBackendOptions): Promise<Ba
       const session = new PgliteSession(role, io);
       sessions.add(session);
       const params: [string, string][] = [
-        ["server_version", serverParams.get("server_version") ?? "18"],
-        ["server_encoding", serverParams.get("server_encoding") ?? "UTF8"],
+        ...serverParams,
         ["client_encoding", "UTF8"],
-        ["DateStyle", serverParams.get("DateStyle") ?? "ISO, MDY"],
-        ["IntervalStyle", serverParams.get("IntervalStyle") ?? "postgres"],
-        ["TimeZone", serverParams.get("TimeZone") ?? "UTC"],
-        ["integer_datetimes", serverParams.get("integer_datetimes") ?? "on"],
-        ["standard_conforming_strings", serverParams.get("standard_conforming_strings") ?? "on"],
         ["is_superuser", "off"],
         ["session_authorization", role],
         ["application_name", startupParams.application_name ?? ""],

@@ -19,6 +19,7 @@ import pg from "pg";
 import {
   type Backend,
   DEFAULT_REQUEST_TIMEOUT_MS,
+  ownerRole,
   requestTimeoutError,
   type Session,
   type SessionIO,
@@ -293,7 +294,8 @@ export interface PostgresBackendOptions {
 
 function isDuplicate(err: unknown): boolean {
   const code = (err as { code?: string }).code;
-  // 42710 duplicate_object, 42P04 duplicate_database, 23505 when two provisioners race.
+  // 42710 duplicate_object, 42P04 duplicate_database; 23505 and XX000 ("tuple concurrently
+  // updated") when two provisioners race.
   return code === "42710" || code === "42P04" || code === "23505" || code === "XX000";
 }
 
@@ -314,8 +316,7 @@ async function provision(opts: PostgresBackendOptions): Promise<void> {
         if (!isDuplicate(err)) throw err;
       }
     }
-    const roleNames = Object.keys(opts.roles);
-    const owner = roleNames.includes("fisioflow_owner") ? "fisioflow_owner" : roleNames[0];
+    const owner = ownerRole(opts.roles);
     const dbExists = await admin.query("select 1 from pg_database where datname = $1", [opts.database]);
     if (!dbExists.rowCount) {
       try {

@@ -19,6 +19,15 @@ export function requestTimeoutError(ms: number): BackendRequestError {
   });
 }
 
+/**
+ * The role that owns the database (and creates the schema in migrations): fisioflow_owner when
+ * configured, else the first role given.
+ */
+export function ownerRole(roles: Record<string, string>): string | undefined {
+  const names = Object.keys(roles);
+  return names.includes("fisioflow_owner") ? "fisioflow_owner" : names[0];
+}
+
 export interface SessionIO {
   /** Bytes for the client (backend messages), sent as one binary WebSocket frame. */
   send(data: Buffer): void;

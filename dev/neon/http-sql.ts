@@ -120,9 +120,11 @@ function readBody(req: IncomingMessage): Promise<string> {
     let size = 0;
     req.on("data", (c: Buffer) => {
       size += c.length;
+      // Past the limit the rest is read and dropped rather than the socket destroyed: destroying it
+      // would reset the connection and the client would never see its 400.
       if (size > MAX_BODY) {
+        chunks.length = 0;
         reject(new BadRequest("request body too large"));
-        req.destroy();
       } else chunks.push(c);
     });
     req.on("end", () =>

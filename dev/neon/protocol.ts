@@ -8,8 +8,8 @@
 
 const utf8 = new TextEncoder();
 
-/** A frontend message with a type byte: type, int32 length (self-inclusive), body. */
-function message(type: string, body: Buffer): Buffer {
+/** A typed message (frontend or backend): type byte, int32 length (self-inclusive), body. */
+export function message(type: string, body: Buffer): Buffer {
   const out = Buffer.allocUnsafe(5 + body.length);
   out[0] = type.charCodeAt(0);
   out.writeInt32BE(4 + body.length, 1);
@@ -17,7 +17,7 @@ function message(type: string, body: Buffer): Buffer {
   return out;
 }
 
-function cstring(s: string): Buffer {
+export function cstring(s: string): Buffer {
   const b = Buffer.from(s, "utf8");
   const out = Buffer.allocUnsafe(b.length + 1);
   b.copy(out, 0);
@@ -464,7 +464,7 @@ export function decodeSegments(buf: Buffer): DecodedSegment[] {
         break;
       }
       case 0x49: // EmptyQueryResponse
-        seg.results.push({ command: "", rowCount: null, rows: [], fields: [] });
+        seg.results.push({ command: "", rowCount: null, rows: [], fields: noFields });
         fields = noFields;
         rows = [];
         break;

@@ -9,7 +9,7 @@
  * of a concatenated string in a DO block or function) is not caught. On real Postgres none of this
  * applies: the server itself refuses (the session user is the client's role).
  */
-import { quoteLiteral } from "./protocol";
+import { cstring, message, queryMessage, quoteLiteral } from "./protocol";
 
 const suspicious = /role|authorization|set_config|discard|u&"/i;
 
@@ -120,18 +120,6 @@ function refusal(message: string): string {
   return `DO $neon_refuse$ BEGIN RAISE EXCEPTION USING ERRCODE = '42501', MESSAGE = ${quoteLiteral(message)}; END $neon_refuse$`;
 }
 
-function cstring(s: string): Buffer {
-  return Buffer.from(`${s}\0`, "utf8");
-}
-
-function frame(type: number, body: Buffer): Buffer {
-  const out = Buffer.allocUnsafe(5 + body.length);
-  out[0] = type;
-  out.writeInt32BE(4 + body.length, 1);
-  body.copy(out, 5);
-  return out;
-}
-
 /**
  * Frontend messages with every Query/Parse whose SQL could change the role replaced by one that
  * raises 42501. A replaced Parse declares as many text parameters as the original SQL references,
@@ -159,7 +147,7 @@ export function guardRoleChanges(buf: Buffer): Buffer {
       if (problem) {
         parts ??= [];
         parts.push(buf.subarray(copied, o));
-        if (type === 0x51) parts.push(frame(0x51, cstring(refusal(problem))));
+        if (type === 0x51) parts.push(queryMessage(refusal(problem)));
         else {
           const declared = buf.readInt16BE(z + 1);
           let params = declared;
@@ -170,7 +158,7 @@ export function guardRoleChanges(buf: Buffer): Buffer {
             const declaredType = i < declared ? buf.readInt32BE(z + 3 + 4 * i) : 0;
             types.writeInt32BE(declaredType || 25, 2 + 4 * i); // unused parameters need a type
           }
-          parts.push(frame(0x50, Buffer.concat([cstring(name), cstring(refusal(problem)), types])));
+          parts.push(message("P", Buffer.concat([cstring(name), cstring(refusal(problem)), types])));
         }
         copied = end;
       }

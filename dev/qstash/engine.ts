@@ -1,6 +1,6 @@
 import { createHash } from "node:crypto";
 import { type DeliveryResponse, deliver } from "./deliver";
-import { bodyFields, compact, randomId } from "./payload";
+import { bodyFields, compact, labelFields, randomId, specFields } from "./payload";
 import { signDelivery } from "./sign";
 import { DEFAULT_RETRIES, type PublishSpec } from "./spec";
 
@@ -228,7 +228,8 @@ export class QStashEngine {
     if (message.cancelled) return this.finish(message);
     if (status !== undefined && status >= 200 && status < 300) {
       this.record("DELIVERED", message, { responseStatus: status });
-      if (spec.callback && !message.isCallback) this.publishCallback(spec.callback, message, response!, {});
+      if (spec.callback && !message.isCallback)
+        this.publishCallback(spec.callback, spec.callbackHeader, message, response!, {});
       this.onFinished?.(message, "SUCCESS");
       return this.finish(message);
     }
@@ -250,7 +251,14 @@ export class QStashEngine {
     this.record("FAILED", message, { error, responseStatus: status });
     const entry = this.addToDlq(message, response, error);
     if (spec.failureCallback && !message.isCallback) {
-      this.publishCallback(spec.failureCallback, message, response, { dlqId: entry.dlqId }, error);
+      this.publishCallback(
+        spec.failureCallback,
+        spec.failureCallbackHeader,
+        message,
+        response,
+        { dlqId: entry.dlqId },
+        error,
+      );
     }
     this.onFinished?.(message, "FAIL");
     this.finish(message);
@@ -267,13 +275,12 @@ export class QStashEngine {
   /** QStash's callback / failure-callback message: a JSON report of the source delivery. */
   private publishCallback(
     url: string,
+    header: Record<string, string[]>,
     source: StoredMessage,
     response: DeliveryResponse | undefined,
     extra: Record<string, unknown>,
     error?: string,
   ): void {
-    const header =
-      source.spec.callback === url ? source.spec.callbackHeader : source.spec.failureCallbackHeader;
     const report = compact({
       status: response?.status ?? 0,
       header: response?.header,
@@ -420,19 +427,14 @@ export class QStashEngine {
     if (ids.length > 0) {
       return { entries: ids.map((id) => this.dlq.get(id)).filter((entry) => entry !== undefined) };
     }
-    const count = pageSize(filter);
-    const cursor = Number(filter.get("cursor") ?? Number.POSITIVE_INFINITY);
     const status = filter.get("responseStatus");
-    const matching = [...this.dlq.values()]
-      .reverse()
-      .filter(
-        (entry) =>
-          entry.seq < cursor &&
-          matchesFilter(entry.message, filter, entry.failedAt) &&
-          (status === null || String(entry.response?.status) === status),
-      );
-    const entries = matching.slice(0, count);
-    return { entries, cursor: matching.length > count ? String(entries.at(-1)!.seq) : undefined };
+    return newestPage(
+      [...this.dlq.values()],
+      filter,
+      (entry) =>
+        matchesFilter(entry.message, filter, entry.failedAt) &&
+        (status === null || String(entry.response?.status) === status),
+    );
   }
 
   // --- events (logs) ----------------------------------------------------------------------
@@ -445,20 +447,16 @@ export class QStashEngine {
   listEvents(filter: Filter): { events: Record<string, unknown>[]; cursor?: string } {
     const ids = filter.getAll("messageIds");
     const state = filter.get("state");
-    const count = pageSize(filter);
-    const cursor = Number(filter.get("cursor") || Number.POSITIVE_INFINITY);
-    const matching = [...this.events]
-      .reverse()
-      .filter(
-        (event) =>
-          event.seq < cursor &&
-          (ids.length === 0 || ids.includes(event.message.messageId)) &&
-          (state === null || event.state === state) &&
-          matchesFilter(event.message, filter, event.time),
-      );
-    const page = matching.slice(0, count);
+    const page = newestPage(
+      this.events,
+      filter,
+      (event) =>
+        (ids.length === 0 || ids.includes(event.message.messageId)) &&
+        (state === null || event.state === state) &&
+        matchesFilter(event.message, filter, event.time),
+    );
     return {
-      events: page.map((event) =>
+      events: page.entries.map((event) =>
         compact({
           time: event.time,
           state: event.state,
@@ -473,11 +471,10 @@ export class QStashEngine {
           ...bodyFields(event.message.spec.body),
           scheduleId: event.message.scheduleId,
           queueName: event.message.queueName,
-          label: event.message.spec.labels[0],
-          labels: event.message.spec.labels.length > 0 ? event.message.spec.labels : undefined,
+          ...labelFields(event.message.spec.labels),
         }),
       ),
-      cursor: matching.length > count ? String(page.at(-1)!.seq) : undefined,
+      cursor: page.cursor,
     };
   }
 
@@ -559,6 +556,28 @@ function pageSize(filter: Filter): number {
   return Number.isInteger(count) && count > 0 ? count : DEFAULT_PAGE;
 }
 
+/**
+ * One page of `items` (oldest first, by rising seq) for the list endpoints: newest first, only those
+ * older than the cursor (the seq of the last item of the previous page; absent or empty = from the
+ * newest), at most `count`; `cursor` is set when more match.
+ */
+function newestPage<T extends { seq: number }>(
+  items: readonly T[],
+  filter: Filter,
+  match: (item: T) => boolean,
+): { entries: T[]; cursor?: string } {
+  const count = pageSize(filter);
+  const cursor = Number(filter.get("cursor") || Number.POSITIVE_INFINITY);
+  const entries: T[] = [];
+  for (let i = items.length - 1; i >= 0; i--) {
+    const item = items[i]!;
+    if (item.seq >= cursor || !match(item)) continue;
+    if (entries.length === count) return { entries, cursor: String(entries.at(-1)!.seq) };
+    entries.push(item);
+  }
+  return { entries };
+}
+
 /** The filter fields the bulk / list endpoints share (url, label, scheduleId, queueName, ...). */
 function matchesFilter(message: StoredMessage, filter: Filter, time?: number): boolean {
   const anyOf = (name: string, value: string | undefined) => {
@@ -582,26 +601,15 @@ function matchesFilter(message: StoredMessage, filter: Filter, time?: number): b
 }
 
 export function messagePayload(message: StoredMessage): Record<string, unknown> {
-  const { spec } = message;
   return compact({
     messageId: message.messageId,
     url: message.url,
-    method: spec.method,
-    header: spec.header,
-    ...bodyFields(spec.body),
-    maxRetries: spec.retries,
-    retryDelayExpression: spec.retryDelayExpression,
+    ...specFields(message.spec),
+    maxRetries: message.spec.retries,
     notBefore: message.notBefore,
     createdAt: message.createdAt,
-    callback: spec.callback,
-    failureCallback: spec.failureCallback,
     queueName: message.queueName,
     scheduleId: message.scheduleId,
-    callerIp: "127.0.0.1",
-    flowControlKey: spec.flowControlKey,
-    parallelism: spec.parallelism,
-    label: spec.labels[0],
-    labels: spec.labels.length > 0 ? spec.labels : undefined,
   });
 }
 

@@ -1,5 +1,6 @@
 /** Shapes of the JSON QStash returns, built from our records. Fields that do not apply are
  * omitted, as QStash's Go server omits empty fields. */
+import type { PublishSpec } from "./spec";
 
 const strictUtf8 = new TextDecoder("utf-8", { fatal: true });
 
@@ -11,6 +12,27 @@ export function bodyFields(body: Buffer, prefix = "body"): Record<string, string
   } catch {
     return { [`${prefix}Base64`]: body.toString("base64") };
   }
+}
+
+/** `label` (the first) and `labels`, as messages, schedules and logs all report them. */
+export function labelFields(labels: string[]): { label?: string; labels?: string[] } {
+  return { label: labels[0], labels: labels.length > 0 ? labels : undefined };
+}
+
+/** The fields a message and a schedule both report from what was published. */
+export function specFields(spec: PublishSpec): Record<string, unknown> {
+  return {
+    method: spec.method,
+    header: spec.header,
+    ...bodyFields(spec.body),
+    retryDelayExpression: spec.retryDelayExpression,
+    callback: spec.callback,
+    failureCallback: spec.failureCallback,
+    callerIp: "127.0.0.1",
+    flowControlKey: spec.flowControlKey,
+    parallelism: spec.parallelism,
+    ...labelFields(spec.labels),
+  };
 }
 
 /** Drops undefined fields so the JSON looks like QStash's (omitempty). */

@@ -1,6 +1,6 @@
 import { Cron } from "croner";
 import type { QStashEngine } from "./engine";
-import { bodyFields, compact, randomId } from "./payload";
+import { compact, randomId, specFields } from "./payload";
 import { type PublishSpec, SpecError } from "./spec";
 
 interface ScheduleRecord {
@@ -114,21 +114,11 @@ function schedulePayload(schedule: ScheduleRecord): Record<string, unknown> {
     cron: schedule.cron,
     createdAt: schedule.createdAt,
     destination: schedule.destination,
-    method: spec.method,
-    header: spec.header,
-    ...bodyFields(spec.body),
+    ...specFields(spec),
     retries: spec.retries,
     delay: spec.delayMs === undefined ? undefined : Math.round(spec.delayMs / 1000),
-    callback: spec.callback,
-    failureCallback: spec.failureCallback,
-    callerIp: "127.0.0.1",
     isPaused: schedule.isPaused,
     queueName: spec.queueName,
-    flowControlKey: spec.flowControlKey,
-    parallelism: spec.parallelism,
-    retryDelayExpression: spec.retryDelayExpression,
-    label: spec.labels[0],
-    labels: spec.labels.length > 0 ? spec.labels : undefined,
     lastScheduleTime: schedule.lastScheduleTime,
     nextScheduleTime: schedule.nextScheduleTime,
     lastScheduleStates: schedule.lastScheduleStates,

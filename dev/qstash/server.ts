@@ -1,7 +1,7 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { QStashEngine } from "./engine";
 import type { ScheduleStore } from "./schedules";
-import { headerMap, isHttpUrl, parsePublishSpec, SpecError } from "./spec";
+import { headerMap, isHttpUrl, type PublishSpec, parsePublishSpec, SpecError } from "./spec";
 
 export interface RouterContext {
   engine: QStashEngine;
@@ -26,7 +26,13 @@ const MAX_BODY_BYTES = 10 * 1024 * 1024;
 export function createHandler(ctx: RouterContext) {
   return (req: IncomingMessage, res: ServerResponse): void => {
     route(ctx, req, res).catch((error: unknown) => {
-      const status = error instanceof HttpError ? error.status : error instanceof SpecError ? 400 : 500;
+      // A URIError comes from decodeURIComponent on a malformed path: the client's mistake.
+      const status =
+        error instanceof HttpError
+          ? error.status
+          : error instanceof SpecError || error instanceof URIError
+            ? 400
+            : 500;
       const message = status === 500 ? "internal error" : (error as Error).message;
       if (status === 500) console.error("qstash emulator:", error);
       if (!res.headersSent) send(res, status, { error: message });
@@ -44,8 +50,7 @@ async function route(ctx: RouterContext, req: IncomingMessage, res: ServerRespon
   // Publish-like routes carry the destination URL, query included, as the rest of the raw path.
   if (method === "POST" && raw.startsWith("/v2/publish/")) {
     const destination = parseDestination(raw.slice("/v2/publish/".length));
-    const spec = parsePublishSpec(headerMap(req.headers), await readBody(req));
-    return send(res, 201, ctx.engine.publish(destination, spec));
+    return send(res, 201, ctx.engine.publish(destination, await readSpec(req)));
   }
   if (method === "POST" && raw.startsWith("/v2/enqueue/")) {
     const rest = raw.slice("/v2/enqueue/".length);
@@ -53,13 +58,11 @@ async function route(ctx: RouterContext, req: IncomingMessage, res: ServerRespon
     if (slash <= 0) throw new HttpError(400, "queue name and destination are required");
     const queueName = decodeURIComponent(rest.slice(0, slash));
     const destination = parseDestination(rest.slice(slash + 1));
-    const spec = parsePublishSpec(headerMap(req.headers), await readBody(req));
-    return send(res, 201, ctx.engine.publish(destination, spec, { queueName }));
+    return send(res, 201, ctx.engine.publish(destination, await readSpec(req), { queueName }));
   }
   if (method === "POST" && /^\/v2\/schedules\/(https?:|https?%3A)/i.test(raw)) {
     const destination = parseDestination(raw.slice("/v2/schedules/".length));
-    const spec = parsePublishSpec(headerMap(req.headers), await readBody(req));
-    return send(res, 201, { scheduleId: ctx.schedules.upsert(destination, spec) });
+    return send(res, 201, { scheduleId: ctx.schedules.upsert(destination, await readSpec(req)) });
   }
 
   const url = new URL(raw, "http://localhost");
@@ -165,6 +168,11 @@ function parseDestination(rest: string): string {
   if (isHttpUrl(destination)) return destination;
   // Anything else would be a URL group (topic) or an API name, which the emulator does not host.
   throw new HttpError(404, `url group ${destination} not found (the local emulator only publishes to URLs)`);
+}
+
+/** A publish, enqueue or schedule request: its Upstash-* headers and raw body. */
+async function readSpec(req: IncomingMessage): Promise<PublishSpec> {
+  return parsePublishSpec(headerMap(req.headers), await readBody(req));
 }
 
 function found<T>(value: T | undefined, what: string): T {

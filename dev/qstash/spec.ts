@@ -84,11 +84,7 @@ export function parsePublishSpec(headers: Map<string, string>, body: Buffer): Pu
     labels: [],
   };
 
-  const delay = headers.get("upstash-delay");
-  if (delay !== undefined) {
-    spec.delayMs = parseDuration(delay);
-    if (spec.delayMs === undefined) throw new SpecError(`invalid Upstash-Delay: ${delay}`);
-  }
+  spec.delayMs = optionalDuration(headers, "upstash-delay");
   const notBefore = headers.get("upstash-not-before");
   if (notBefore !== undefined) {
     const seconds = Number(notBefore);
@@ -96,11 +92,7 @@ export function parsePublishSpec(headers: Map<string, string>, body: Buffer): Pu
       throw new SpecError(`invalid Upstash-Not-Before: ${notBefore}`);
     spec.notBefore = seconds * 1000;
   }
-  const timeout = headers.get("upstash-timeout");
-  if (timeout !== undefined) {
-    spec.timeoutMs = parseDuration(timeout);
-    if (spec.timeoutMs === undefined) throw new SpecError(`invalid Upstash-Timeout: ${timeout}`);
-  }
+  spec.timeoutMs = optionalDuration(headers, "upstash-timeout");
   const retryDelay = headers.get("upstash-retry-delay");
   if (retryDelay !== undefined) {
     try {
@@ -122,6 +114,14 @@ export function parsePublishSpec(headers: Map<string, string>, body: Buffer): Pu
   spec.scheduleId = headers.get("upstash-schedule-id");
   spec.queueName = headers.get("upstash-queue-name");
   return spec;
+}
+
+function optionalDuration(headers: Map<string, string>, name: string): number | undefined {
+  const value = headers.get(name);
+  if (value === undefined) return undefined;
+  const ms = parseDuration(value);
+  if (ms === undefined) throw new SpecError(`invalid ${canonicalHeaderName(name)}: ${value}`);
+  return ms;
 }
 
 function optionalUrl(headers: Map<string, string>, name: string): string | undefined {

@@ -355,5 +355,13 @@ for (const { name, skip } of backends) {
       const preflight = await fetch(t.endpoint.sqlUrl, { method: "OPTIONS" });
       expect(preflight.headers.get("access-control-allow-origin")).toBe("*");
     });
+
+    it("answers a body over the 10 MiB limit with 400, not a reset connection", async () => {
+      const headers = { "Neon-Connection-String": t.endpoint.connectionString("fisioflow_owner") };
+      const body = JSON.stringify({ query: "select $1::text", params: ["a".repeat(11 * 1024 * 1024)] });
+      const tooLarge = await fetch(t.endpoint.sqlUrl, { method: "POST", headers, body });
+      expect(tooLarge.status).toBe(400);
+      expect(((await tooLarge.json()) as { message: string }).message).toMatch(/too large/);
+    });
   });
 }

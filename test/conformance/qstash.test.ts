@@ -185,6 +185,17 @@ describe("publish and delivery", () => {
       .catch((e) => e);
     expect((error as QstashError).status).toBe(400);
   });
+
+  it("answers 400, not 500, to a malformed percent-encoding in the path", async () => {
+    const headers = { Authorization: `Bearer ${emulator.token}` };
+    const get = await fetch(`${emulator.url}/v2/messages/%E0%A4%A`, { headers });
+    expect(get.status).toBe(400);
+    const enqueue = await fetch(`${emulator.url}/v2/enqueue/%ZZ/${destinationUrl}/bad`, {
+      method: "POST",
+      headers,
+    });
+    expect(enqueue.status).toBe(400);
+  });
 });
 
 describe("retries and the DLQ", () => {
@@ -284,6 +295,25 @@ describe("callbacks, queues, retry delay and logs", () => {
     const failureReport = JSON.parse(failure!.body);
     expect(failureReport).toMatchObject({ status: 500, sourceMessageId: failed.messageId, retried: 0 });
     expect(failureReport.dlqId).toEqual(expect.any(String));
+  });
+
+  it("gives the failure callback its own forwarded headers when both callbacks share a URL", async () => {
+    await client.publishJSON({
+      url: `${destinationUrl}/always-fail/same-cb`,
+      body: {},
+      retries: 0,
+      callback: `${destinationUrl}/cb/same`,
+      failureCallback: `${destinationUrl}/cb/same`,
+      headers: {
+        "Upstash-Callback-Forward-Kind": "success",
+        "Upstash-Failure-Callback-Forward-Kind": "failure",
+      },
+    });
+    await emulator.idle();
+    const reports = deliveriesTo("/cb/same");
+    expect(reports).toHaveLength(1);
+    expect(JSON.parse(reports[0]!.body)).toMatchObject({ status: 500 });
+    expect(reports[0]!.headers.kind).toBe("failure");
   });
 
   it("delivers concurrently, but a queue one message at a time in order", async () => {
