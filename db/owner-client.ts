@@ -20,7 +20,7 @@ export async function openClient(
     const pool = new Pool({ connectionString: url, max: 1 });
     const client = await pool.connect();
     return {
-      client: client as unknown as Queryable,
+      client,
       close: async () => {
         client.release();
         await pool.end();
@@ -30,7 +30,7 @@ export async function openClient(
   const pg = (await import("pg")).default;
   const client = new pg.Client({ connectionString: url });
   await client.connect();
-  return { client: client as unknown as Queryable, close: () => client.end() };
+  return { client, close: () => client.end() };
 }
 
 async function neonConfigured(url: string): Promise<boolean> {

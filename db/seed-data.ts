@@ -3,6 +3,7 @@
  * mobile phones with real area codes, a non-overlapping agenda per fisioterapeuta.
  */
 import { base, Faker, pt_BR } from "@faker-js/faker";
+import { monthStart } from "../jobs/partitions/ensure";
 
 /** Check digits of a CPF's first nine digits (Receita Federal's mod-11 rule). */
 export function cpfWithCheckDigits(nine: string): string {
@@ -153,9 +154,9 @@ export function buildSeedPlan(opts: SeedPlanOptions): SeedPlan {
   const faker = new Faker({ locale: [pt_BR, base] });
   faker.seed(opts.seed ?? 20_261_129);
   const now = opts.now ?? new Date();
-  const monthStart = new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), 1));
-  const from = new Date(Date.UTC(monthStart.getUTCFullYear(), monthStart.getUTCMonth() - 9, 1));
-  const to = new Date(Date.UTC(monthStart.getUTCFullYear(), monthStart.getUTCMonth() + 3, 1));
+  const thisMonth = monthStart(now);
+  const from = monthStart(now, -9);
+  const to = monthStart(now, 3);
   const porPaciente = opts.consultasPorPaciente ?? 6;
   const nPac = Math.max(0, Math.trunc(opts.pacientes));
   const nFisio = Math.max(1, Math.ceil(nPac / 200));
@@ -188,7 +189,7 @@ export function buildSeedPlan(opts: SeedPlanOptions): SeedPlan {
       email: `${slug(first)}.${slug(last)}${i + 1}@${faker.helpers.arrayElement(["gmail.com", "hotmail.com", "outlook.com", "yahoo.com.br", "uol.com.br"])}`,
       telefone: `(${ddd}) 9${faker.string.numeric(4)}-${faker.string.numeric(4)}`,
       data_nascimento: faker.date
-        .birthdate({ mode: "age", min: 12, max: 90, refDate: monthStart })
+        .birthdate({ mode: "age", min: 12, max: 90, refDate: thisMonth })
         .toISOString()
         .slice(0, 10),
       cpf,

@@ -27,11 +27,11 @@ export interface SeedReport {
 
 type Column = [name: string, pgType: string];
 
-async function insertBatches<T extends Record<string, unknown>>(
+async function insertBatches(
   db: Queryable,
   table: string,
   columns: Column[],
-  rows: T[],
+  rows: Record<string, unknown>[],
   batchSize: number,
   log: (line: string) => void,
 ): Promise<void> {
@@ -59,9 +59,10 @@ export async function seed(db: Queryable, opts: SeedOptions): Promise<SeedReport
   const started = Date.now();
   const log = opts.log ?? (() => {});
   const batch = opts.batchSize ?? 2000;
-  const plan: SeedPlan = buildSeedPlan(opts);
-  const { from } = plan.window;
+  // One reference instant for the plan and its partitions.
   const now = opts.now ?? new Date();
+  const plan: SeedPlan = buildSeedPlan({ ...opts, now });
+  const { from } = plan.window;
   const behind =
     (now.getUTCFullYear() - from.getUTCFullYear()) * 12 + (now.getUTCMonth() - from.getUTCMonth());
   const partitions = await ensurePartitions(db, { now, monthsBehind: behind, monthsAhead: 3 });
@@ -69,110 +70,93 @@ export async function seed(db: Queryable, opts: SeedOptions): Promise<SeedReport
   for (const f of partitions.failed)
     log(`partitions: ${f.name} not created (${f.code ?? "error"}): ${f.error}`);
 
-  await insertBatches(
-    db,
-    "public.fisioterapeutas",
+  // Parents before children (foreign keys); corrections after the rows they correct.
+  const tables: [table: string, columns: Column[], rows: Record<string, unknown>[]][] = [
     [
-      ["id", "uuid"],
-      ["nome", "text"],
-      ["email", "text"],
-      ["crefito", "text"],
+      "public.fisioterapeutas",
+      [
+        ["id", "uuid"],
+        ["nome", "text"],
+        ["email", "text"],
+        ["crefito", "text"],
+      ],
+      plan.fisioterapeutas,
     ],
-    plan.fisioterapeutas,
-    batch,
-    log,
-  );
-  await insertBatches(
-    db,
-    "public.pacientes",
     [
-      ["id", "uuid"],
-      ["nome", "text"],
-      ["email", "text"],
-      ["telefone", "text"],
-      ["data_nascimento", "date"],
-      ["cpf", "text"],
-      ["status", "text"],
-      ["fisioterapeuta_id", "uuid"],
+      "public.pacientes",
+      [
+        ["id", "uuid"],
+        ["nome", "text"],
+        ["email", "text"],
+        ["telefone", "text"],
+        ["data_nascimento", "date"],
+        ["cpf", "text"],
+        ["status", "text"],
+        ["fisioterapeuta_id", "uuid"],
+      ],
+      plan.pacientes,
     ],
-    plan.pacientes,
-    batch,
-    log,
-  );
-  await insertBatches(
-    db,
-    "public.exercicios",
     [
-      ["id", "uuid"],
-      ["nome", "text"],
-      ["descricao", "text"],
-      ["categoria", "text"],
+      "public.exercicios",
+      [
+        ["id", "uuid"],
+        ["nome", "text"],
+        ["descricao", "text"],
+        ["categoria", "text"],
+      ],
+      plan.exercicios,
     ],
-    plan.exercicios,
-    batch,
-    log,
-  );
-  await insertBatches(
-    db,
-    "public.consultas",
     [
-      ["id", "uuid"],
-      ["paciente_id", "uuid"],
-      ["fisioterapeuta_id", "uuid"],
-      ["data_consulta", "timestamptz"],
-      ["duracao_min", "int"],
-      ["status", "text"],
-      ["observacoes", "text"],
+      "public.consultas",
+      [
+        ["id", "uuid"],
+        ["paciente_id", "uuid"],
+        ["fisioterapeuta_id", "uuid"],
+        ["data_consulta", "timestamptz"],
+        ["duracao_min", "int"],
+        ["status", "text"],
+        ["observacoes", "text"],
+      ],
+      plan.consultas,
     ],
-    plan.consultas,
-    batch,
-    log,
-  );
-  await insertBatches(
-    db,
-    "public.prontuarios",
     [
-      ["id", "uuid"],
-      ["paciente_id", "uuid"],
-      ["fisioterapeuta_id", "uuid"],
-      ["consulta_id", "uuid"],
-      ["conteudo", "text"],
+      "public.prontuarios",
+      [
+        ["id", "uuid"],
+        ["paciente_id", "uuid"],
+        ["fisioterapeuta_id", "uuid"],
+        ["consulta_id", "uuid"],
+        ["conteudo", "text"],
+      ],
+      plan.prontuarios,
     ],
-    plan.prontuarios,
-    batch,
-    log,
-  );
-  await insertBatches(
-    db,
-    "public.prontuarios",
     [
-      ["id", "uuid"],
-      ["corrige_id", "uuid"],
-      ["paciente_id", "uuid"],
-      ["fisioterapeuta_id", "uuid"],
-      ["conteudo", "text"],
+      "public.prontuarios",
+      [
+        ["id", "uuid"],
+        ["corrige_id", "uuid"],
+        ["paciente_id", "uuid"],
+        ["fisioterapeuta_id", "uuid"],
+        ["conteudo", "text"],
+      ],
+      plan.correcoes,
     ],
-    plan.correcoes,
-    batch,
-    log,
-  );
-  await insertBatches(
-    db,
-    "public.prescricoes",
     [
-      ["id", "uuid"],
-      ["paciente_id", "uuid"],
-      ["exercicio_id", "uuid"],
-      ["fisioterapeuta_id", "uuid"],
-      ["series", "int"],
-      ["repeticoes", "int"],
-      ["frequencia", "text"],
-      ["inicio", "date"],
+      "public.prescricoes",
+      [
+        ["id", "uuid"],
+        ["paciente_id", "uuid"],
+        ["exercicio_id", "uuid"],
+        ["fisioterapeuta_id", "uuid"],
+        ["series", "int"],
+        ["repeticoes", "int"],
+        ["frequencia", "text"],
+        ["inicio", "date"],
+      ],
+      plan.prescricoes,
     ],
-    plan.prescricoes,
-    batch,
-    log,
-  );
+  ];
+  for (const [table, columns, rows] of tables) await insertBatches(db, table, columns, rows, batch, log);
   // Fresh statistics so the planner uses the indexes right away.
   await db.query("ANALYZE public.pacientes, public.consultas, public.prontuarios, public.prescricoes");
 

@@ -106,14 +106,9 @@ async function main() {
 async function waitForHealth(url: string, timeoutMs = 60_000) {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
-    try {
-      const res = await fetch(url);
-      if (res.status === 200 || res.status === 503) return;
-      if (res.status === 500) throw new Error(`worker answers ${url} with 500: ${await res.text()}`);
-    } catch (err) {
-      if ((err as Error).message.startsWith("worker answers")) throw err;
-      // not listening yet
-    }
+    const res = await fetch(url).catch(() => undefined); // undefined: not listening yet
+    if (res?.status === 200 || res?.status === 503) return;
+    if (res?.status === 500) throw new Error(`worker answers ${url} with 500: ${await res.text()}`);
     await new Promise((r) => setTimeout(r, 250));
   }
   throw new Error(`worker did not answer ${url} within ${timeoutMs / 1000}s`);

@@ -96,9 +96,10 @@ export function onError(err: Error, c: Context<AppEnv>) {
     const code = httpCodes[err.status] ?? (err.status >= 500 ? "internal_server_error" : "bad_request");
     return errorResponse(c, code, err.message || code.replaceAll("_", " "));
   }
-  c.get("services")?.logger.error("unhandled_error", { error: err.name, message: err.message });
-  if (!c.get("services"))
-    console.error(JSON.stringify({ level: "error", msg: "unhandled_error", error: err.name }));
+  const logger = c.get("services")?.logger;
+  if (logger) logger.error("unhandled_error", { error: err.name, message: err.message });
+  // Before `init` built the services there is no logger (and no parsed LOG_LEVEL): name only.
+  else console.error(JSON.stringify({ level: "error", msg: "unhandled_error", error: err.name }));
   return errorResponse(
     c,
     "internal_server_error",

@@ -1,4 +1,5 @@
 import { createRoute, type OpenAPIHono, z } from "@hono/zod-openapi";
+import { pgError } from "../../db/errors";
 import type { AppEnv } from "../context";
 
 const Check = z.object({
@@ -35,8 +36,7 @@ async function timed(fn: () => Promise<unknown>): Promise<z.infer<typeof Check>>
     await fn();
     return { status: "ok", latency_ms: Math.round((performance.now() - t0) * 10) / 10 };
   } catch (err) {
-    const e = err as { code?: unknown; name?: string };
-    const error = typeof e.code === "string" && /^[0-9A-Z]{5}$/.test(e.code) ? e.code : (e.name ?? "Error");
+    const error = pgError(err)?.code ?? (err as Error | undefined)?.name ?? "Error";
     return { status: "error", latency_ms: Math.round((performance.now() - t0) * 10) / 10, error };
   }
 }

@@ -43,7 +43,8 @@ export async function claimMessage(
 /**
  * Remembers a verified signature's `jti` until the token expires, so a captured request cannot be
  * replayed (the message id header is not covered by the signature). QStash signs every delivery
- * attempt anew, so a legitimate retry never reuses a jti. Without Redis: allowed, with a warning.
+ * attempt anew, so a legitimate retry never reuses a jti. Without Redis: allowed (claimMessage logs
+ * that idempotency is off); Redis failing: allowed, with a warning.
  */
 export async function rememberSignature(
   redis: Redis | null,

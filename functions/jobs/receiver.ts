@@ -2,6 +2,7 @@ import type { OpenAPIHono } from "@hono/zod-openapi";
 import { Receiver } from "@upstash/qstash";
 import { decodeJwt } from "jose";
 import { jobs } from "../../jobs/registry";
+import { publicJobUrl } from "../../jobs/schedules";
 import { PermanentJobError } from "../../jobs/types";
 import type { AppEnv } from "../context";
 import { ApiError, errorResponse } from "../errors";
@@ -17,7 +18,8 @@ const JOB_NAME = /^[a-z][a-z0-9-]{0,62}$/;
  */
 export function registerJobs(app: OpenAPIHono<AppEnv>) {
   app.post("/jobs/:name", async (c) => {
-    const { logger } = c.get("services");
+    const services = c.get("services");
+    const { logger, redis } = services;
     const env = c.get("env");
     const name = c.req.param("name");
     const job = JOB_NAME.test(name) ? jobs[name] : undefined;
@@ -25,8 +27,10 @@ export function registerJobs(app: OpenAPIHono<AppEnv>) {
     const signature = c.req.header("upstash-signature");
     if (!signature) throw new ApiError("unauthorized", "Missing Upstash-Signature");
     const body = await c.req.text();
-    const path = new URL(c.req.url).pathname;
-    const url = env.PUBLIC_URL ? new URL(path, env.PUBLIC_URL).toString() : c.req.url;
+    // QStash signs the destination it called: behind PUBLIC_URL, that is the URL schedules:sync
+    // built from it (query string included), not the one this worker sees.
+    const { pathname, search } = new URL(c.req.url);
+    const url = env.PUBLIC_URL ? publicJobUrl(env.PUBLIC_URL, pathname + search) : c.req.url;
     const receiver = new Receiver({
       currentSigningKey: env.QSTASH_CURRENT_SIGNING_KEY,
       nextSigningKey: env.QSTASH_NEXT_SIGNING_KEY,
@@ -43,7 +47,7 @@ export function registerJobs(app: OpenAPIHono<AppEnv>) {
     if (!messageId || messageId.length > 200) throw new ApiError("bad_request", "Missing Upstash-Message-Id");
     const { jti, exp } = decodeJwt(signature);
     if (!jti || !exp) throw new ApiError("unauthorized", "Upstash-Signature lacks jti or exp");
-    if ((await rememberSignature(c.get("services").redis, jti, exp, logger)) === "replayed") {
+    if ((await rememberSignature(redis, jti, exp, logger)) === "replayed") {
       logger.warn("job_signature_replayed", { job: name });
       throw new ApiError("unauthorized", "Upstash-Signature already used");
     }
@@ -64,7 +68,6 @@ export function registerJobs(app: OpenAPIHono<AppEnv>) {
       return c.json({ status: "rejected", reason: "invalid payload", details: parsed.error.issues }, 200);
     }
 
-    const { redis } = c.get("services");
     const claim = await claimMessage(redis, name, messageId, log);
     if (claim === "done") return c.json({ status: "skipped", reason: "message already processed" }, 200);
     if (claim === "busy") {
@@ -76,7 +79,7 @@ export function registerJobs(app: OpenAPIHono<AppEnv>) {
       const result = await job.run(
         {
           env,
-          services: c.get("services"),
+          services,
           messageId,
           retried,
           scheduleId,

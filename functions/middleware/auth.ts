@@ -1,13 +1,14 @@
 import type { MiddlewareHandler } from "hono";
 import { createRemoteJWKSet, type JWTPayload, jwtVerify } from "jose";
 import { z } from "zod";
+import { appRoles } from "../../db/session";
 import type { AppEnv, Auth } from "../context";
 import type { Env } from "../env";
 import { ApiError } from "../errors";
 
 const Claims = z.object({
   sub: z.uuid(),
-  role: z.enum(["admin", "fisioterapeuta", "paciente"]),
+  role: z.enum(appRoles),
 });
 
 // A JWKS is fetched over the network: cache the key set per URL for the isolate's life. It holds

@@ -20,9 +20,11 @@
  * Needs an interactive transaction (WebSocket Pool client or pg client) as the owner.
  */
 
-export interface Queryable {
-  query(text: string, params?: unknown[]): Promise<{ rows: Record<string, unknown>[] }>;
-}
+import { pgError } from "../../db/errors";
+import type { Queryable } from "../../db/owner-client";
+import { SYSTEM_SQL } from "../../db/session";
+
+export type { Queryable };
 
 export interface EnsurePartitionsOptions {
   /** Months after the current one to create (default 3). */
@@ -107,9 +109,8 @@ export function isTransientPgCode(code: string | undefined): boolean {
 }
 
 function failureOf(name: string, err: unknown): PartitionFailure {
-  const e = err as { message?: string; code?: unknown };
-  const code = typeof e?.code === "string" && /^[0-9A-Z]{5}$/.test(e.code) ? e.code : undefined;
-  const message = String(e?.message ?? err);
+  const code = pgError(err)?.code;
+  const message = String((err as Error | undefined)?.message ?? err);
   // No SQLSTATE: a network error of the driver (transient), or our own RangeError (not).
   const transient = code ? isTransientPgCode(code) : !(err instanceof RangeError);
   return { name, error: message, ...(code ? { code } : {}), transient };
@@ -188,7 +189,7 @@ export async function ensurePartitions(
       // Copy, delete and re-insert go through the parent (its statement triggers keep the booking
       // ledger and audit in step; no partition has this range yet, so the rows are DEFAULT's).
       // Its RLS is forced: act as the owner's system identity.
-      await db.query("SELECT set_config('app.role', 'system', true)");
+      await db.query(SYSTEM_SQL);
       await db.query(
         `CREATE TEMP TABLE _consultas_moving ON COMMIT DROP AS
            SELECT * FROM ${PARENT} WHERE ${range}`,

@@ -1,7 +1,7 @@
 import { Pool } from "@neondatabase/serverless";
 import { z } from "zod";
 import { defineJob, PermanentJobError } from "../types";
-import { ensurePartitions, type Queryable } from "./ensure";
+import { ensurePartitions } from "./ensure";
 
 /**
  * Daily partition upkeep (QStash schedule "partitions"). Creating partitions and moving rows out of
@@ -19,7 +19,7 @@ export const partitions = defineJob({
     try {
       const client = await pool.connect();
       try {
-        const report = await ensurePartitions(client as unknown as Queryable, {
+        const report = await ensurePartitions(client, {
           monthsAhead: payload.months_ahead,
           now: ctx.services.clock.now(),
         });
@@ -27,11 +27,12 @@ export const partitions = defineJob({
           // The months that worked are committed; a rerun skips them and retries the rest.
           const summary = report.failed.map((f) => `${f.name}: ${f.code ?? "error"} ${f.error}`).join("; ");
           const created = report.created.length ? ` (created ${report.created.join(", ")})` : "";
-          if (report.failed.some((f) => f.transient)) {
+          const transient = report.failed.find((f) => f.transient);
+          if (transient) {
             // Lock timeout, deadlock, lost connection: thrown, so QStash redelivers later.
             throw Object.assign(new Error(`partition upkeep incomplete, will retry${created}: ${summary}`), {
               name: "PartitionUpkeepRetry",
-              code: report.failed.find((f) => f.transient)?.code,
+              code: transient.code,
             });
           }
           throw new PermanentJobError(`partition upkeep failed${created}: ${summary}`);

@@ -18,3 +18,12 @@ export const schedules: ScheduleDefinition[] = [
 export function jobPath(name: string): string {
   return `/jobs/${name}`;
 }
+
+/**
+ * The URL QStash calls, and signs, for a path of ours: PUBLIC_URL and the path joined as written
+ * (a path prefix in PUBLIC_URL is kept). schedules:sync builds destinations with it and the job
+ * receiver rebuilds the signed URL with it, so the two cannot disagree.
+ */
+export function publicJobUrl(publicUrl: string, path: string): string {
+  return `${publicUrl.replace(/\/+$/, "")}${path}`;
+}

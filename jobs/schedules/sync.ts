@@ -1,6 +1,6 @@
 import { Client } from "@upstash/qstash";
 import { jobs } from "../registry";
-import { jobPath, schedules as registry, type ScheduleDefinition } from "./index";
+import { jobPath, publicJobUrl, schedules as registry, type ScheduleDefinition } from "./index";
 
 export interface SyncOptions {
   qstashUrl: string;
@@ -30,12 +30,11 @@ export async function syncSchedules(opts: SyncOptions): Promise<SyncReport> {
     if (!jobs[s.name]) throw new Error(`schedule ${s.name} names no job in jobs/registry.ts`);
   }
   const client = new Client({ baseUrl: opts.qstashUrl, token: opts.qstashToken });
-  const base = opts.publicUrl.replace(/\/+$/, "");
   const existing = new Map((await client.schedules.list()).map((s) => [s.scheduleId, s]));
   const upserted: string[] = [];
   const unchanged: string[] = [];
   for (const s of list) {
-    const destination = `${base}${jobPath(s.name)}`;
+    const destination = publicJobUrl(opts.publicUrl, jobPath(s.name));
     const body = JSON.stringify(s.payload);
     const current = existing.get(s.name);
     if (
@@ -63,9 +62,10 @@ export async function syncSchedules(opts: SyncOptions): Promise<SyncReport> {
     log(`schedule ${s.name} (${s.cron} UTC) → ${destination}${current?.isPaused ? " (kept paused)" : ""}`);
   }
   const wanted = new Set(list.map((s) => s.name));
+  const ourPrefix = publicJobUrl(opts.publicUrl, jobPath(""));
   const removed: string[] = [];
   for (const current of existing.values()) {
-    const ours = current.destination.startsWith(`${base}/jobs/`);
+    const ours = current.destination.startsWith(ourPrefix);
     if (ours && !wanted.has(current.scheduleId)) {
       await client.schedules.delete(current.scheduleId);
       removed.push(current.scheduleId);

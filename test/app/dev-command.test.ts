@@ -3,8 +3,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { postgresAdminUrl, testBackends } from "../harness/backends";
-import { dropDatabase } from "../harness/cloud";
+import { dropDatabase, postgresAdminUrl, testBackends } from "../harness/backends";
 import { json } from "../harness/http";
 
 /**

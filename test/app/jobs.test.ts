@@ -1,31 +1,15 @@
-import { createHash } from "node:crypto";
 import { Client } from "@upstash/qstash";
 import { Redis } from "@upstash/redis";
-import { SignJWT } from "jose";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { HEARTBEAT_KEY } from "../../jobs/heartbeat";
 import { syncSchedules } from "../../jobs/schedules/sync";
 import { testBackends } from "../harness/backends";
 import { type Cloud, startCloud } from "../harness/cloud";
 import { json } from "../harness/http";
+import { signQStash as sign } from "../harness/qstash";
 
 const backends = await testBackends();
 const pglite = backends.find((b) => b.name === "pglite")!;
-
-/** An Upstash-Signature as QStash makes it, with knobs to make it wrong. */
-async function sign(key: string, url: string, body: string, opts: { expiredBy?: number } = {}) {
-  const now = Math.floor(Date.now() / 1000) - (opts.expiredBy ?? 0);
-  const hash = createHash("sha256").update(body).digest("base64url");
-  return new SignJWT({ body: hash })
-    .setProtectedHeader({ alg: "HS256", typ: "JWT" })
-    .setIssuer("Upstash")
-    .setSubject(url)
-    .setIssuedAt(now)
-    .setNotBefore(now)
-    .setExpirationTime(now + 300)
-    .setJti(`jwt_${crypto.randomUUID()}`)
-    .sign(new TextEncoder().encode(key));
-}
 
 describe.skipIf(pglite.skip)("job receiver end to end (QStash emulator → worker)", () => {
   let cloud: Cloud;

@@ -20,13 +20,8 @@ describe.each(backends)("double booking on $name", ({ name, skip }) => {
     db = await startTestDb(name, "booking");
     fx = await createFixture(db);
     fisio = { userId: fx.fisioA, role: "fisioterapeuta" };
-    const c = await db.owner();
-    try {
-      // 2030-01 .. 2030-05 partitions exist; other months go to DEFAULT.
-      await ensurePartitions(c, { now: new Date("2030-01-15T00:00:00Z"), monthsAhead: 4 });
-    } finally {
-      c.release();
-    }
+    // 2030-01 .. 2030-05 partitions exist; other months go to DEFAULT.
+    await db.withOwner((c) => ensurePartitions(c, { now: new Date("2030-01-15T00:00:00Z"), monthsAhead: 4 }));
   });
   afterAll(async () => {
     await db?.close();

@@ -28,12 +28,7 @@ describe.each(backends)("immutable ids on $name", ({ name, skip }) => {
     fisioA = { userId: fx.fisioA, role: "fisioterapeuta" };
     admin = { userId: crypto.randomUUID(), role: "admin" };
     // A partition created after 0009: the row trigger must reach it too.
-    const c = await db.owner();
-    try {
-      await ensurePartitions(c, { now: new Date("2031-02-15T00:00:00Z"), monthsAhead: 0 });
-    } finally {
-      c.release();
-    }
+    await db.withOwner((c) => ensurePartitions(c, { now: new Date("2031-02-15T00:00:00Z"), monthsAhead: 0 }));
     await db.system(async (s) => {
       await s.query(
         `INSERT INTO consultas (id, paciente_id, fisioterapeuta_id, data_consulta)
@@ -151,8 +146,7 @@ describe.each(backends)("immutable ids on $name", ({ name, skip }) => {
   );
 
   it.skipIf(skip)("every audited table has an immutable-id trigger", async () => {
-    const c = await db.owner();
-    try {
+    await db.withOwner(async (c) => {
       const { rows } = await c.query(
         `SELECT c.relname AS t,
                 bool_or(t.tgname = c.relname || '_id_imutavel') AS guarded
@@ -167,8 +161,6 @@ describe.each(backends)("immutable ids on $name", ({ name, skip }) => {
           (t) => ({ t, guarded: true }),
         ),
       );
-    } finally {
-      c.release();
-    }
+    });
   });
 });

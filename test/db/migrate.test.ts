@@ -19,14 +19,11 @@ describe.each(backends)("migrations on $name", ({ name, skip }) => {
 
   it.skipIf(skip)("records every file, and a second run is a no-op", async () => {
     const files = (await listMigrations()).map((f) => f.name);
-    const c = await db.owner();
-    try {
-      const { rows } = await c.query("SELECT name, checksum FROM ops._migrations ORDER BY name");
-      expect(rows.map((r) => r.name)).toEqual(files);
-      expect(rows.every((r) => /^[0-9a-f]{64}$/.test(r.checksum))).toBe(true);
-    } finally {
-      c.release();
-    }
+    const { rows } = await db.withOwner((c) =>
+      c.query("SELECT name, checksum FROM ops._migrations ORDER BY name"),
+    );
+    expect(rows.map((r) => r.name)).toEqual(files);
+    expect(rows.every((r) => /^[0-9a-f]{64}$/.test(r.checksum))).toBe(true);
     const again = await migrate(db.ownerUrl, { neon: true });
     expect(again).toEqual({ applied: [], skipped: files });
   });
@@ -65,17 +62,14 @@ describe.each(backends)("migrations on $name", ({ name, skip }) => {
       );
       const err = await migrate(db.ownerUrl, { neon: true, dir }).catch((e) => e);
       expect(String(err.message)).toMatch(/9999_zbroken\.sql failed/);
-      const c = await db.owner();
-      try {
+      await db.withOwner(async (c) => {
         const t = await c.query("SELECT to_regclass('public.half_done') AS t");
         expect(t.rows[0].t).toBeNull();
         const m = await c.query(
           "SELECT count(*)::int AS n FROM ops._migrations WHERE name = '9999_zbroken.sql'",
         );
         expect(m.rows[0].n).toBe(0);
-      } finally {
-        c.release();
-      }
+      });
     } finally {
       await rm(dir, { recursive: true, force: true });
     }

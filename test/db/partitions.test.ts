@@ -26,14 +26,8 @@ describe.each(backends)("partitions on $name", ({ name, skip }) => {
   let db: TestDb;
   let fx: Fixture;
   const now = new Date("2029-05-15T12:00:00Z");
-  const job = async (opts: Parameters<typeof ensurePartitions>[1]) => {
-    const c = await db.owner();
-    try {
-      return await ensurePartitions(c, opts);
-    } finally {
-      c.release();
-    }
-  };
+  const job = (opts: Parameters<typeof ensurePartitions>[1]) =>
+    db.withOwner((c) => ensurePartitions(c, opts));
   const partOf = async (id: string) =>
     (
       await db.system((c) =>
@@ -93,8 +87,7 @@ describe.each(backends)("partitions on $name", ({ name, skip }) => {
         .catch((e) => e);
       expect(isSlotTaken(clash)).toBe(true);
       // New months inherit the parent's indexes.
-      const c = await db.owner();
-      try {
+      await db.withOwner(async (c) => {
         const idx = await c.query(
           `SELECT count(*)::int AS n FROM pg_index WHERE indrelid = 'public.consultas_y2029m11'::regclass`,
         );
@@ -103,9 +96,7 @@ describe.each(backends)("partitions on $name", ({ name, skip }) => {
         );
         expect(idx.rows[0].n).toBe(parent.rows[0].n);
         expect((await existingPartitions(c)).has("consultas_default")).toBe(true);
-      } finally {
-        c.release();
-      }
+      });
     },
   );
 
@@ -195,13 +186,8 @@ describe.each(backends)("partitions on $name", ({ name, skip }) => {
     "a month that fails is reported and rolled back; the other months are still created",
     async () => {
       const [march, april] = [crypto.randomUUID(), crypto.randomUUID()];
-      const c = await db.owner();
-      try {
-        // Not a partition, but it holds the name the job would give March.
-        await c.query("CREATE TABLE public.consultas_y2030m03 (squatter int)");
-      } finally {
-        c.release();
-      }
+      // Not a partition, but it holds the name the job would give March.
+      await db.withOwner((c) => c.query("CREATE TABLE public.consultas_y2030m03 (squatter int)"));
       await db.system((s) =>
         s.query(
           `INSERT INTO consultas (id, paciente_id, fisioterapeuta_id, data_consulta)
@@ -226,12 +212,7 @@ describe.each(backends)("partitions on $name", ({ name, skip }) => {
       expect(await partOf(march)).toBe("consultas_default");
       expect(await partOf(april)).toBe("consultas_y2030m04");
 
-      const o = await db.owner();
-      try {
-        await o.query("DROP TABLE public.consultas_y2030m03");
-      } finally {
-        o.release();
-      }
+      await db.withOwner((c) => c.query("DROP TABLE public.consultas_y2030m03"));
       const again = await job({ now, monthsAhead: 3 });
       expect(again).toMatchObject({ created: ["consultas_y2030m03"], moved: 1, failed: [] });
       expect(await partOf(march)).toBe("consultas_y2030m03");

@@ -39,12 +39,7 @@ describe.each(backends)("seed and search on $name", ({ name, skip }) => {
   beforeAll(async () => {
     if (skip) return;
     db = await startTestDb(name, "seed");
-    const c = await db.owner();
-    try {
-      seeded = await seed(c, { pacientes: 600, now: NOW, seed: 42 });
-    } finally {
-      c.release();
-    }
+    seeded = await db.withOwner((c) => seed(c, { pacientes: 600, now: NOW, seed: 42 }));
     const f = await db.system((s) => s.query("SELECT id FROM fisioterapeutas ORDER BY id LIMIT 1"));
     fisioSearch.userId = f.rows[0].id;
     await db.system((s) =>

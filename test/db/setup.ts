@@ -11,12 +11,11 @@ import {
   Pool,
   type PoolClient,
 } from "@neondatabase/serverless";
-import pg from "pg";
 import { migrate } from "../../db/migrate";
 import { type Auth, authStatements, SYSTEM_SQL } from "../../db/session";
 import { type NeonEndpoint, startNeonEndpoint } from "../../dev/neon";
 import { configureNeonForLocal } from "../../dev/neon/client";
-import { type BackendName, postgresAdminUrl } from "../harness/backends";
+import { type BackendName, dropDatabase, postgresAdminUrl } from "../harness/backends";
 
 export type Sql = NeonQueryFunction<false, false>;
 
@@ -32,6 +31,8 @@ export interface TestDb {
   as(auth: Auth | null, queries: (sql: Sql) => NeonQueryPromise<false, false>[]): Promise<unknown[][]>;
   /** An owner connection over WebSocket (release it). */
   owner(): Promise<PoolClient>;
+  /** `fn` on an owner connection, released afterwards (no transaction, no identity). */
+  withOwner<T>(fn: (c: PoolClient) => Promise<T>): Promise<T>;
   /** Owner work under the 'system' identity in one transaction. */
   system<T>(fn: (c: PoolClient) => Promise<T>): Promise<T>;
   close(): Promise<void>;
@@ -52,6 +53,14 @@ export async function startTestDb(backend: BackendName, name: string): Promise<T
   await migrate(ownerUrl, { neon: true });
   const pool = new Pool({ connectionString: ownerUrl, max: 4 });
   const app: Sql = neon(appUrl);
+  const withOwner = async <T>(fn: (c: PoolClient) => Promise<T>): Promise<T> => {
+    const c = await pool.connect();
+    try {
+      return await fn(c);
+    } finally {
+      c.release();
+    }
+  };
 
   return {
     backend,
@@ -67,33 +76,24 @@ export async function startTestDb(backend: BackendName, name: string): Promise<T
       return auth ? results.slice(1) : results;
     },
     owner: () => pool.connect(),
-    async system(fn) {
-      const c = await pool.connect();
-      try {
+    withOwner,
+    system: (fn) =>
+      withOwner(async (c) => {
         await c.query("BEGIN");
-        await c.query(SYSTEM_SQL);
-        const out = await fn(c);
-        await c.query("COMMIT");
-        return out;
-      } catch (err) {
-        await c.query("ROLLBACK").catch(() => {});
-        throw err;
-      } finally {
-        c.release();
-      }
-    },
+        try {
+          await c.query(SYSTEM_SQL);
+          const out = await fn(c);
+          await c.query("COMMIT");
+          return out;
+        } catch (err) {
+          await c.query("ROLLBACK").catch(() => {});
+          throw err;
+        }
+      }),
     async close() {
       await pool.end().catch(() => {});
       await endpoint.close().catch(() => {});
-      if (backend === "postgres") {
-        const admin = new pg.Client({ connectionString: postgresAdminUrl() });
-        await admin.connect();
-        try {
-          await admin.query(`DROP DATABASE IF EXISTS "${database}" WITH (FORCE)`);
-        } finally {
-          await admin.end();
-        }
-      }
+      if (backend === "postgres") await dropDatabase(database);
     },
   };
 }

@@ -40,6 +40,17 @@ function redact(url: string): string {
   return url.replace(/\/\/([^:@/]+):[^@/]*@/, "//$1:***@");
 }
 
+/** Drops a test database on the real-Postgres backend (FORCE: the endpoint's sessions may linger). */
+export async function dropDatabase(database: string) {
+  const admin = new pg.Client({ connectionString: postgresAdminUrl() });
+  await admin.connect();
+  try {
+    await admin.query(`drop database if exists "${database}" with (force)`);
+  } finally {
+    await admin.end();
+  }
+}
+
 /**
  * The backends to run a suite against, each with `skip` set to a reason when it is unavailable.
  * TEST_BACKENDS=pglite,postgres narrows the list.

@@ -3,7 +3,6 @@
  * database of its own), Upstash Redis REST (in-memory), QStash, migrations, and the worker under
  * `wrangler dev` (workerd) wired to all of them. Everything listens on ephemeral ports.
  */
-import pg from "pg";
 import { unstable_dev } from "wrangler";
 import { migrate } from "../../db/migrate";
 import { LOCAL } from "../../dev/config";
@@ -11,7 +10,7 @@ import { type NeonEndpoint, startNeonEndpoint } from "../../dev/neon";
 import { configureNeonForLocal } from "../../dev/neon/client";
 import { type QStashEmulator, startQStash } from "../../dev/qstash";
 import { startUpstashRedis, type UpstashRedisEmulator } from "../../dev/upstash-redis";
-import { type BackendName, postgresAdminUrl } from "./backends";
+import { type BackendName, dropDatabase, postgresAdminUrl } from "./backends";
 
 export const TEST_JWT_SECRET = "test-jwt-secret-0123456789-0123456789-abcdef";
 
@@ -104,16 +103,6 @@ export function startWorker(vars: Record<string, string>) {
     // No file watching: tests run one build; a rebuild racing the shutdown makes esbuild deadlock.
     experimental: { disableExperimentalWarning: true, watch: false, disableDevRegistry: true },
   });
-}
-
-export async function dropDatabase(database: string) {
-  const admin = new pg.Client({ connectionString: postgresAdminUrl() });
-  await admin.connect();
-  try {
-    await admin.query(`drop database if exists "${database}" with (force)`);
-  } finally {
-    await admin.end();
-  }
 }
 
 export { LOCAL };

@@ -1,0 +1,56 @@
+import { describe, expect, it } from "vitest";
+import { signQStash } from "../../test/harness/qstash";
+import { createApp } from "../app";
+
+// No Redis: the heartbeat answers "skipped" once the signature is accepted, and nothing leaves
+// the process (neon() only connects when queried).
+const env = {
+  DATABASE_URL: "postgresql://fisioflow_app:pw@ep-x-pooler.sa-east-1.aws.neon.tech/fisioflow",
+  QSTASH_CURRENT_SIGNING_KEY: "sig_current_0123456789",
+  QSTASH_NEXT_SIGNING_KEY: "sig_next_0123456789",
+  JWT_SECRET: "r".repeat(40),
+  LOG_LEVEL: "error",
+};
+
+async function deliver(publicUrl: string, signedUrl: string, requestPath: string) {
+  const signature = await signQStash(env.QSTASH_CURRENT_SIGNING_KEY, signedUrl, "{}");
+  return createApp().request(
+    requestPath,
+    {
+      method: "POST",
+      body: "{}",
+      headers: { "upstash-signature": signature, "upstash-message-id": `msg_${crypto.randomUUID()}` },
+    },
+    { ...env, PUBLIC_URL: publicUrl },
+  );
+}
+
+describe("job receiver behind PUBLIC_URL", () => {
+  it("verifies against the destination schedules:sync builds, path prefix included", async () => {
+    const res = await deliver(
+      "https://edge.example/fisioflow/",
+      "https://edge.example/fisioflow/jobs/heartbeat",
+      "http://worker.internal/jobs/heartbeat",
+    );
+    expect(res.status).toBe(200);
+    expect(await res.json()).toMatchObject({ status: "skipped" });
+  });
+
+  it("keeps the query string QStash signed", async () => {
+    const res = await deliver(
+      "https://edge.example",
+      "https://edge.example/jobs/heartbeat?source=cron",
+      "http://worker.internal/jobs/heartbeat?source=cron",
+    );
+    expect(res.status).toBe(200);
+  });
+
+  it("still refuses a signature for another URL", async () => {
+    const res = await deliver(
+      "https://edge.example",
+      "https://elsewhere.example/jobs/heartbeat",
+      "http://worker.internal/jobs/heartbeat",
+    );
+    expect(res.status).toBe(401);
+  });
+});
