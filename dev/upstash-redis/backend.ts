@@ -86,11 +86,17 @@ function isBlocking(args: string[]): boolean {
 export function redisBackend(url: string): Backend {
   const client = new RespClient(url);
   const shas = new ScriptShaMap();
-  /** Sends commands through the script rewriter, mapping replies back. */
-  const run = async (commands: string[][], send: (c: string[][]) => Promise<Reply[]>): Promise<Reply[]> => {
+  /** Commands as the script rewriter sends them to Redis, and how to map Redis' replies back. */
+  const rewriteAll = (commands: string[][]) => {
     const rewritten = commands.map((c) => shas.rewrite(c));
-    const replies = await send(rewritten.map((r) => r.args));
-    return replies.map((r, i) => rewritten[i]!.fixReply?.(r) ?? r);
+    return {
+      args: rewritten.map((r) => r.args),
+      fix: (replies: Reply[]) => replies.map((r, i) => rewritten[i]!.fixReply?.(r) ?? r),
+    };
+  };
+  const run = async (commands: string[][]): Promise<Reply[]> => {
+    const { args, fix } = rewriteAll(commands);
+    return fix(await client.pipeline(args));
   };
   return {
     name: "redis",
@@ -98,7 +104,7 @@ export function redisBackend(url: string): Backend {
       const no = refused(args);
       if (no) return no;
       if (isBlocking(args)) return client.exclusive(async (c) => (await c.send([args]))[0] as Reply);
-      return (await run([args], (c) => client.pipeline(c)))[0] as Reply;
+      return (await run([args]))[0] as Reply;
     },
     async pipeline(commands) {
       const out: Reply[] = new Array(commands.length).fill(null);
@@ -115,7 +121,7 @@ export function redisBackend(url: string): Backend {
         }
       });
       if (send.length) {
-        const replies = await run(send, (c) => client.pipeline(c));
+        const replies = await run(send);
         replies.forEach((r, j) => {
           out[at[j]!] = r;
         });
@@ -126,13 +132,13 @@ export function redisBackend(url: string): Backend {
       for (const c of commands) {
         if (refused(c) || isBlocking(c)) return new RedisError(EXECABORT);
       }
+      const { args, fix } = rewriteAll(commands);
       return client.exclusive(async (conn) => {
-        const rewritten = commands.map((c) => shas.rewrite(c));
-        const replies = await conn.send([["MULTI"], ...rewritten.map((r) => r.args), ["EXEC"]]);
+        const replies = await conn.send([["MULTI"], ...args, ["EXEC"]]);
         const exec = replies[replies.length - 1] as Reply;
         if (exec instanceof RedisError) return exec;
         if (!Array.isArray(exec)) return new RedisError(EXECABORT);
-        return exec.map((r, i) => rewritten[i]!.fixReply?.(r) ?? r);
+        return fix(exec);
       });
     },
     close: async () => client.close(),

@@ -6,6 +6,7 @@
 import { Redis } from "@upstash/redis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startUpstashRedis, type UpstashRedisEmulator } from "../../dev/upstash-redis/index";
+import { Db } from "../../dev/upstash-redis/memory/db";
 import { testRedisBackends } from "./redis-backends";
 
 const backends = await testRedisBackends();
@@ -194,5 +195,22 @@ describe.each(backends)("more @upstash/redis commands over $name", ({ name, redi
       body: JSON.stringify(["get", `${p}raw`]),
     });
     expect(await res.json()).toEqual({ result: Buffer.from([0x80]).toString("base64") });
+  });
+});
+
+describe("embedded store's active expiry", () => {
+  it("reaches expired keys behind more persistent keys than one sweep examines", () => {
+    let now = 0;
+    const db = new Db(() => now);
+    for (let i = 0; i < 1500; i++) db.setString(`keep:${i}`, "v");
+    for (let i = 0; i < 10; i++) {
+      db.setString(`gone:${i}`, "v");
+      db.setExpireAt(`gone:${i}`, 100);
+    }
+    now = 200;
+    // Two sweeps of 1000 examine all 1510 keys: the 10 expired ones, inserted last, are dropped.
+    expect(db.sweep() + db.sweep()).toBe(10);
+    // The next pass starts over from the oldest key and finds nothing left to drop.
+    expect(db.sweep() + db.sweep()).toBe(0);
   });
 });

@@ -67,6 +67,16 @@ export function parseFloatArg(s: string, message = NOT_FLOAT): number {
   return Number(s);
 }
 
+/** Clamps Redis' inclusive, possibly negative, [start, stop] indexes (LRANGE, LTRIM, ZRANGE,
+ * ZREMRANGEBYRANK) to array slice bounds. */
+export function sliceBounds(len: number, start: number, stop: number): [number, number] {
+  let s = start < 0 ? len + start : start;
+  let e = stop < 0 ? len + stop : stop;
+  if (s < 0) s = 0;
+  if (e >= len) e = len - 1;
+  return s > e || s >= len ? [0, 0] : [s, e + 1];
+}
+
 /** C's printf("%.17g"), which Redis 7.0 uses for sorted-set scores. */
 export function formatScore(d: number): string {
   if (d === Number.POSITIVE_INFINITY) return "inf";
@@ -92,6 +102,7 @@ export function formatIncrFloat(d: number): string {
 
 export class Db {
   private readonly data = new Map<string, Entry>();
+  private sweepAt: IterableIterator<[string, Entry]> | undefined;
 
   constructor(readonly now: () => number = Date.now) {}
 
@@ -203,14 +214,28 @@ export class Db {
     this.data.clear();
   }
 
-  /** Active expiry: drops a sample of expired keys so memory does not grow with dead keys. */
-  sweep(limit = 1000): void {
+  /** Active expiry: drops expired keys among the next `limit` entries so memory does not grow
+   * with dead keys; returns how many it dropped. The position carries over between calls (a Map
+   * iterator stays valid across inserts and deletes), so every key is examined in turn, not only
+   * the oldest `limit` ones. */
+  sweep(limit = 1000): number {
     const now = this.now();
-    let seen = 0;
-    for (const [k, e] of this.data) {
-      if (e.expireAt !== null && e.expireAt <= now) this.data.delete(k);
-      if (++seen >= limit) break;
+    let dropped = 0;
+    for (let seen = 0; seen < limit; seen++) {
+      this.sweepAt ??= this.data.entries();
+      const next = this.sweepAt.next();
+      if (next.done) {
+        // One full pass done; start the next one on the following call.
+        this.sweepAt = undefined;
+        break;
+      }
+      const [k, e] = next.value;
+      if (e.expireAt !== null && e.expireAt <= now) {
+        this.data.delete(k);
+        dropped++;
+      }
     }
+    return dropped;
   }
 }
 

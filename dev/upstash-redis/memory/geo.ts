@@ -9,6 +9,7 @@
 import type { Reply } from "../reply";
 import { err, parseFloatArg, parseInt64, SYNTAX } from "./db";
 import type { CommandTable, Ctx } from "./types";
+import { sorted } from "./zsets";
 
 const LON_MIN = -180;
 const LON_MAX = 180;
@@ -182,8 +183,7 @@ function search(ctx: Ctx, srcKey: string, opts: string[], store: string | null) 
   } else center = from.xy;
   const [cx, cy] = center;
   const found: { member: string; score: number; lon: number; lat: number; dist: number }[] = [];
-  const items = [...z].sort((a, b) => a[1] - b[1] || (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
-  for (const [member, score] of items) {
+  for (const [member, score] of sorted(z)) {
     const [lon, lat] = decode(score);
     let dist: number;
     if (shape.kind === "radius") {

@@ -1,29 +1,27 @@
 /** Hash commands of the embedded store. */
 import { Status } from "../reply";
-import { err, formatIncrFloat, inInt64, parseBigInt, parseFloatArg, parseInt64 } from "./db";
+import { err, formatIncrFloat, inInt64, parseBigInt, parseFloatArg } from "./db";
 import { scanItems } from "./scan";
-import type { CommandTable } from "./types";
+import type { CommandTable, Ctx } from "./types";
+
+/** HSET/HMSET: writes field-value pairs; answers how many fields are new. */
+function setFields(ctx: Ctx, key: string, fv: string[], command: string): number {
+  if (fv.length % 2 !== 0) throw err(`ERR wrong number of arguments for '${command}' command`);
+  const h = ctx.db.getOrCreate(key, "hash");
+  let added = 0;
+  for (let i = 0; i < fv.length; i += 2) {
+    if (!h.has(fv[i]!)) added++;
+    h.set(fv[i]!, fv[i + 1]!);
+  }
+  return added;
+}
 
 export const hashCommands: CommandTable = {
-  hset: {
-    arity: -4,
-    run(ctx, [k, ...fv]) {
-      if (fv.length % 2 !== 0) throw err("ERR wrong number of arguments for 'hset' command");
-      const h = ctx.db.getOrCreate(k!, "hash");
-      let added = 0;
-      for (let i = 0; i < fv.length; i += 2) {
-        if (!h.has(fv[i]!)) added++;
-        h.set(fv[i]!, fv[i + 1]!);
-      }
-      return added;
-    },
-  },
+  hset: { arity: -4, run: (ctx, [k, ...fv]) => setFields(ctx, k!, fv, "hset") },
   hmset: {
     arity: -4,
     run(ctx, [k, ...fv]) {
-      if (fv.length % 2 !== 0) throw err("ERR wrong number of arguments for 'hmset' command");
-      const h = ctx.db.getOrCreate(k!, "hash");
-      for (let i = 0; i < fv.length; i += 2) h.set(fv[i]!, fv[i + 1]!);
+      setFields(ctx, k!, fv, "hmset");
       return new Status("OK");
     },
   },
@@ -87,15 +85,6 @@ export const hashCommands: CommandTable = {
       const s = formatIncrFloat(next);
       h.set(f!, s);
       return s;
-    },
-  },
-  hrandfield: {
-    arity: -2,
-    run(ctx, [k, c]) {
-      const h = ctx.db.get(k!, "hash");
-      const keys = [...(h?.keys() ?? [])];
-      if (c === undefined) return keys.length ? keys[Math.floor(Math.random() * keys.length)]! : null;
-      return keys.slice(0, Math.max(0, parseInt64(c)));
     },
   },
   hscan: {

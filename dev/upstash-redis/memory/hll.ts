@@ -6,7 +6,7 @@
  * encoding, so GET on such a key returns different bytes than Redis would).
  */
 import { Status } from "../reply";
-import { err, WRONGTYPE } from "./db";
+import { err } from "./db";
 import type { CommandTable, Ctx } from "./types";
 
 const P = 14;
@@ -55,7 +55,8 @@ function patLen(element: string): [number, number] {
   return [index, count];
 }
 
-/** The registers of the HLL at key; undefined when absent; WRONGTYPE when not an HLL. */
+/** The registers of the HLL at key; undefined when absent; WRONGTYPE when not an HLL (the db's
+ * type check covers non-strings, the header check strings that are not HLLs). */
 function load(ctx: Ctx, key: string): Uint8Array | undefined {
   const s = ctx.db.get(key, "string");
   if (s === undefined) return undefined;
@@ -71,7 +72,8 @@ function load(ctx: Ctx, key: string): Uint8Array | undefined {
   return regs;
 }
 
-function store(ctx: Ctx, key: string, regs: Uint8Array, create: boolean): void {
+/** Writes the registers back; an existing key keeps its TTL, as Redis modifies it in place. */
+function store(ctx: Ctx, key: string, regs: Uint8Array): void {
   const out = Buffer.alloc(DENSE_SIZE);
   out.write("HYLL", 0, "latin1");
   out[15] = 0x80; // cached cardinality marked invalid
@@ -82,8 +84,7 @@ function store(ctx: Ctx, key: string, regs: Uint8Array, create: boolean): void {
     out[byte] = (out[byte]! & ~(63 << fb)) | ((v << fb) & 0xff);
     if (fb > 2) out[byte + 1] = (out[byte + 1]! & ~(63 >> (8 - fb))) | (v >> (8 - fb));
   }
-  if (create) ctx.db.setString(key, out.toString("latin1"));
-  else ctx.db.updateString(key, out.toString("latin1"));
+  ctx.db.updateString(key, out.toString("latin1"));
 }
 
 function sigma(x: number): number {
@@ -127,16 +128,20 @@ function count(regs: Uint8Array): number {
   return Math.round((0.7213475204444817 * m * m) / z);
 }
 
-function checkType(ctx: Ctx, key: string): void {
-  const t = ctx.db.typeOf(key);
-  if (t !== undefined && t !== "string") throw err(WRONGTYPE);
+/** The union (register-wise max) of the HLLs at keys; absent keys count as empty. */
+function merged(ctx: Ctx, keys: string[]): Uint8Array {
+  const out = new Uint8Array(REGISTERS);
+  for (const k of keys) {
+    const regs = load(ctx, k);
+    if (regs) for (let i = 0; i < REGISTERS; i++) out[i] = Math.max(out[i]!, regs[i]!);
+  }
+  return out;
 }
 
 export const hllCommands: CommandTable = {
   pfadd: {
     arity: -2,
     run(ctx, [k, ...elements]) {
-      checkType(ctx, k!);
       const existing = load(ctx, k!);
       const regs = existing ?? new Uint8Array(REGISTERS);
       let changed = existing ? 0 : 1;
@@ -147,32 +152,19 @@ export const hllCommands: CommandTable = {
           changed = 1;
         }
       }
-      if (changed) store(ctx, k!, regs, !existing);
+      if (changed) store(ctx, k!, regs);
       return changed;
     },
   },
   pfcount: {
     arity: -2,
-    run(ctx, keys) {
-      const merged = new Uint8Array(REGISTERS);
-      for (const k of keys) {
-        checkType(ctx, k);
-        const regs = load(ctx, k);
-        if (regs) for (let i = 0; i < REGISTERS; i++) merged[i] = Math.max(merged[i]!, regs[i]!);
-      }
-      return count(merged);
-    },
+    run: (ctx, keys) => count(merged(ctx, keys)),
   },
   pfmerge: {
     arity: -2,
-    run(ctx, [dest, ...srcs]) {
-      const merged = new Uint8Array(REGISTERS);
-      for (const k of [dest!, ...srcs]) {
-        checkType(ctx, k);
-        const regs = load(ctx, k);
-        if (regs) for (let i = 0; i < REGISTERS; i++) merged[i] = Math.max(merged[i]!, regs[i]!);
-      }
-      store(ctx, dest!, merged, !ctx.db.exists(dest!));
+    run(ctx, keys) {
+      // The destination is one of the inputs: PFMERGE unions into what it already holds.
+      store(ctx, keys[0]!, merged(ctx, keys));
       return new Status("OK");
     },
   },

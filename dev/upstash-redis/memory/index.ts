@@ -146,23 +146,29 @@ export class MemoryStore {
    * so every value is a byte string as in Redis (SETBIT, SETRANGE, APPEND can make any bytes);
    * replies leave as Buffers of those bytes. */
   execute(args: string[]): Reply {
-    try {
-      return toBytesReply(this.call(args.map(toByteString)));
-    } catch (e) {
-      if (e instanceof RedisError) return toBytesReply(e);
-      throw e;
-    }
+    return this.runBytes(args.map(toByteString));
   }
 
   /** MULTI/EXEC: queue-time errors abort the whole block, runtime errors stay per command. */
   multi(commands: string[][]): Reply[] | RedisError {
-    if (commands.some((c) => checkCommand(c.map(toByteString)) !== null))
+    const bytes = commands.map((c) => c.map(toByteString));
+    if (bytes.some((c) => checkCommand(c) !== null))
       return new RedisError("EXECABORT Transaction discarded because of previous errors.");
-    return commands.map((c) => this.execute(c));
+    return bytes.map((c) => this.runBytes(c));
   }
 
   close(): void {
     clearInterval(this.sweeper);
+  }
+
+  /** execute() over arguments already converted to byte strings. */
+  private runBytes(args: string[]): Reply {
+    try {
+      return toBytesReply(this.call(args));
+    } catch (e) {
+      if (e instanceof RedisError) return toBytesReply(e);
+      throw e;
+    }
   }
 
   private call(args: string[]): Reply {

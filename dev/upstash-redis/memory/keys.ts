@@ -1,7 +1,9 @@
 /** Keyspace and server commands of the embedded store. */
 import { Status } from "../reply";
 import { err, globMatch, parseInt64 } from "./db";
+import { randomItem } from "./random";
 import { parseScanArgs } from "./scan";
+
 import type { CommandTable, Ctx } from "./types";
 
 const OK = new Status("OK");
@@ -34,9 +36,7 @@ function ttl(ctx: Ctx, key: string, unit: 1 | 1000): number {
 
 export const keyCommands: CommandTable = {
   del: { arity: -2, run: (ctx, keys) => keys.filter((k) => ctx.db.delete(k)).length },
-  unlink: { arity: -2, run: (ctx, keys) => keys.filter((k) => ctx.db.delete(k)).length },
   exists: { arity: -2, run: (ctx, keys) => keys.filter((k) => ctx.db.exists(k)).length },
-  touch: { arity: -2, run: (ctx, keys) => keys.filter((k) => ctx.db.exists(k)).length },
   expire: {
     arity: -3,
     run: (ctx, [k, s, ...f]) => expire(ctx, k!, ctx.db.now() + parseInt64(s!) * 1000, f, "expire"),
@@ -81,13 +81,7 @@ export const keyCommands: CommandTable = {
       return [String(next), keys];
     },
   },
-  randomkey: {
-    arity: 1,
-    run(ctx) {
-      const all = ctx.db.keys();
-      return all.length ? all[Math.floor(Math.random() * all.length)]! : null;
-    },
-  },
+  randomkey: { arity: 1, run: (ctx) => randomItem(ctx.db.keys()) ?? null },
   rename: {
     arity: 3,
     run(ctx, [a, b]) {
@@ -112,13 +106,6 @@ export const keyCommands: CommandTable = {
       return OK;
     },
   },
-  flushall: {
-    arity: -1,
-    run(ctx) {
-      ctx.db.flush();
-      return OK;
-    },
-  },
   ping: { arity: -1, run: (_ctx, [msg]) => (msg === undefined ? new Status("PONG") : msg) },
   echo: { arity: 2, run: (_ctx, [msg]) => msg! },
   time: {
@@ -129,3 +116,8 @@ export const keyCommands: CommandTable = {
     },
   },
 };
+// Same behaviour under other names: one store has nothing to unlink lazily, no access times to
+// touch, and one database to flush.
+keyCommands.unlink = keyCommands.del!;
+keyCommands.touch = keyCommands.exists!;
+keyCommands.flushall = keyCommands.flushdb!;

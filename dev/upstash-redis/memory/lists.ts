@@ -1,15 +1,13 @@
 /** List commands of the embedded store. */
 import { Status } from "../reply";
-import { err, parseInt64, SYNTAX } from "./db";
+import { err, parseInt64, SYNTAX, sliceBounds } from "./db";
 import type { CommandTable, Ctx } from "./types";
 
-/** Clamps Redis' inclusive, possibly negative, [start, stop] to array slice bounds. */
-function range(len: number, start: number, stop: number): [number, number] {
-  let s = start < 0 ? len + start : start;
-  let e = stop < 0 ? len + stop : stop;
-  if (s < 0) s = 0;
-  if (e >= len) e = len - 1;
-  return s > e || s >= len ? [0, 0] : [s, e + 1];
+/** Removes up to n elements from one end of a list, in pop order, dropping the key if emptied. */
+export function popEnd(ctx: Ctx, key: string, l: string[], n: number, left: boolean): string[] {
+  const out = left ? l.splice(0, n) : l.splice(Math.max(0, l.length - n)).reverse();
+  ctx.db.dropIfEmpty(key);
+  return out;
 }
 
 function pop(ctx: Ctx, key: string, count: string | undefined, left: boolean) {
@@ -17,46 +15,24 @@ function pop(ctx: Ctx, key: string, count: string | undefined, left: boolean) {
   if (n < 0) throw err("ERR value is out of range, must be positive");
   const l = ctx.db.get(key, "list");
   if (!l) return null;
-  const out = left ? l.splice(0, n) : l.splice(Math.max(0, l.length - n)).reverse();
-  ctx.db.dropIfEmpty(key);
+  const out = popEnd(ctx, key, l, n, left);
   return count === undefined ? (out[0] ?? null) : out;
 }
 
+/** LPUSH/RPUSH, and with `onlyIfExists` LPUSHX/RPUSHX; answers the new length. */
+function push(ctx: Ctx, key: string, values: string[], left: boolean, onlyIfExists: boolean): number {
+  const l = onlyIfExists ? ctx.db.get(key, "list") : ctx.db.getOrCreate(key, "list");
+  if (!l) return 0;
+  if (left) for (const v of values) l.unshift(v);
+  else l.push(...values);
+  return l.length;
+}
+
 export const listCommands: CommandTable = {
-  lpush: {
-    arity: -3,
-    run(ctx, [k, ...vs]) {
-      const l = ctx.db.getOrCreate(k!, "list");
-      for (const v of vs) l.unshift(v);
-      return l.length;
-    },
-  },
-  rpush: {
-    arity: -3,
-    run(ctx, [k, ...vs]) {
-      const l = ctx.db.getOrCreate(k!, "list");
-      l.push(...vs);
-      return l.length;
-    },
-  },
-  lpushx: {
-    arity: -3,
-    run(ctx, [k, ...vs]) {
-      const l = ctx.db.get(k!, "list");
-      if (!l) return 0;
-      for (const v of vs) l.unshift(v);
-      return l.length;
-    },
-  },
-  rpushx: {
-    arity: -3,
-    run(ctx, [k, ...vs]) {
-      const l = ctx.db.get(k!, "list");
-      if (!l) return 0;
-      l.push(...vs);
-      return l.length;
-    },
-  },
+  lpush: { arity: -3, run: (ctx, [k, ...vs]) => push(ctx, k!, vs, true, false) },
+  rpush: { arity: -3, run: (ctx, [k, ...vs]) => push(ctx, k!, vs, false, false) },
+  lpushx: { arity: -3, run: (ctx, [k, ...vs]) => push(ctx, k!, vs, true, true) },
+  rpushx: { arity: -3, run: (ctx, [k, ...vs]) => push(ctx, k!, vs, false, true) },
   lpop: { arity: -2, run: (ctx, [k, c]) => pop(ctx, k!, c, true) },
   rpop: { arity: -2, run: (ctx, [k, c]) => pop(ctx, k!, c, false) },
   llen: { arity: 2, run: (ctx, [k]) => ctx.db.get(k!, "list")?.length ?? 0 },
@@ -64,7 +40,7 @@ export const listCommands: CommandTable = {
     arity: 4,
     run(ctx, [k, s, e]) {
       const l = ctx.db.get(k!, "list") ?? [];
-      const [a, b] = range(l.length, parseInt64(s!), parseInt64(e!));
+      const [a, b] = sliceBounds(l.length, parseInt64(s!), parseInt64(e!));
       return l.slice(a, b);
     },
   },
@@ -122,7 +98,7 @@ export const listCommands: CommandTable = {
       const stop = parseInt64(e!);
       const l = ctx.db.get(k!, "list");
       if (l) {
-        const [a, b] = range(l.length, start, stop);
+        const [a, b] = sliceBounds(l.length, start, stop);
         const kept = l.slice(a, b);
         l.length = 0;
         l.push(...kept);

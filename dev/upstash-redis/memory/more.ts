@@ -1,20 +1,16 @@
 /**
  * The rest of @upstash/redis' commands that Redis 7.0 has: LMOVE LPOS LMPOP, the *STORE set
- * commands and SINTERCARD, SSCAN/ZSCAN, ZUNION/ZINTER/ZDIFF(+STORE), ZREMRANGEBYLEX, COPY,
- * PUBLISH, and a complete HRANDFIELD. Redis 7.0 semantics and error strings.
+ * commands and SINTERCARD, SSCAN/ZSCAN, ZUNION/ZINTER/ZDIFF(+STORE), COPY, PUBLISH, OBJECT and
+ * HRANDFIELD. Redis 7.0 semantics and error strings.
  */
 import type { Reply } from "../reply";
 import { err, formatScore, parseFloatArg, parseInt64, SYNTAX, type Value, WRONGTYPE } from "./db";
+import { popEnd } from "./lists";
+import { pick, pickRepeating, randomItem } from "./random";
 import { scanItems } from "./scan";
+import { members, setOps } from "./sets";
 import type { CommandTable, Ctx } from "./types";
-
-function shuffle<T>(all: T[]): T[] {
-  for (let i = all.length - 1; i > 0; i--) {
-    const j = Math.floor(Math.random() * (i + 1));
-    [all[i], all[j]] = [all[j]!, all[i]!];
-  }
-  return all;
-}
+import { sorted, withScores } from "./zsets";
 
 /** getRangeLongFromObjectOrReply with a message: a non-integer and an out-of-range value give it. */
 function rangedInt(s: string, min: number, message: string): number {
@@ -34,28 +30,12 @@ function side(s: string): "LEFT" | "RIGHT" {
   return u;
 }
 
-function setOf(ctx: Ctx, key: string): Set<string> {
-  return ctx.db.get(key, "set") ?? new Set();
-}
-
 function storeSet(ctx: Ctx, dest: string, members: Iterable<string>): number {
   const s = new Set(members);
   if (s.size) ctx.db.put(dest, { type: "set", v: s });
   else ctx.db.delete(dest);
   return s.size;
 }
-
-const setOps = {
-  inter(sets: Set<string>[]): string[] {
-    return [...sets[0]!].filter((m) => sets.every((s) => s.has(m)));
-  },
-  union(sets: Set<string>[]): string[] {
-    return [...new Set(sets.flatMap((s) => [...s]))];
-  },
-  diff(sets: Set<string>[]): string[] {
-    return [...sets[0]!].filter((m) => !sets.slice(1).some((s) => s.has(m)));
-  },
-};
 
 /** A sorted set or a plain set (scores 1) as sources of ZUNION/ZINTER/ZDIFF. */
 function zsource(ctx: Ctx, key: string): Map<string, number> | undefined {
@@ -65,9 +45,6 @@ function zsource(ctx: Ctx, key: string): Map<string, number> | undefined {
   if (t === "set") return new Map([...ctx.db.get(key, "set")!].map((m) => [m, 1] as [string, number]));
   throw err(WRONGTYPE);
 }
-
-const byScore = (a: [string, number], b: [string, number]) =>
-  a[1] - b[1] || (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0);
 
 /** zunionInterDiffGenericCommand. `args` starts at numkeys. */
 function zsetOp(
@@ -84,7 +61,7 @@ function zsetOp(
   const srcs = keys.map((k) => zsource(ctx, k));
   const weights = keys.map(() => 1);
   let aggregate: "SUM" | "MIN" | "MAX" = "SUM";
-  let withScores = false;
+  let scores = false;
   for (let j = 1 + numkeys; j < args.length; ) {
     const o = args[j]!.toUpperCase();
     const remaining = args.length - j;
@@ -98,7 +75,7 @@ function zsetOp(
       aggregate = a;
       j += 2;
     } else if (remaining >= 1 && dest === null && o === "WITHSCORES") {
-      withScores = true;
+      scores = true;
       j++;
     } else throw err(SYNTAX);
   }
@@ -146,8 +123,7 @@ function zsetOp(
     else ctx.db.delete(dest);
     return result.size;
   }
-  const items = [...result].sort(byScore);
-  return withScores ? items.flatMap(([m, s]) => [m, formatScore(s)]) : items.map(([m]) => m);
+  return withScores(sorted(result), scores);
 }
 
 function cloneValue(v: Value): Value {
@@ -259,24 +235,22 @@ export const moreCommands: CommandTable = {
       for (const key of args.slice(1, whereIdx)) {
         const l = ctx.db.get(key, "list");
         if (!l?.length) continue;
-        const out = where === "LEFT" ? l.splice(0, count) : l.splice(Math.max(0, l.length - count)).reverse();
-        ctx.db.dropIfEmpty(key);
-        return [key, out];
+        return [key, popEnd(ctx, key, l, count, where === "LEFT")];
       }
       return null;
     },
   },
   sinterstore: {
     arity: -3,
-    run: (ctx, [d, ...ks]) => storeSet(ctx, d!, setOps.inter(ks.map((k) => setOf(ctx, k)))),
+    run: (ctx, [d, ...ks]) => storeSet(ctx, d!, setOps.inter(ks.map((k) => members(ctx, k)))),
   },
   sunionstore: {
     arity: -3,
-    run: (ctx, [d, ...ks]) => storeSet(ctx, d!, setOps.union(ks.map((k) => setOf(ctx, k)))),
+    run: (ctx, [d, ...ks]) => storeSet(ctx, d!, setOps.union(ks.map((k) => members(ctx, k)))),
   },
   sdiffstore: {
     arity: -3,
-    run: (ctx, [d, ...ks]) => storeSet(ctx, d!, setOps.diff(ks.map((k) => setOf(ctx, k)))),
+    run: (ctx, [d, ...ks]) => storeSet(ctx, d!, setOps.diff(ks.map((k) => members(ctx, k)))),
   },
   sintercard: {
     arity: -3,
@@ -289,7 +263,7 @@ export const moreCommands: CommandTable = {
           limit = rangedInt(args[++i]!, 0, "LIMIT can't be negative");
         else throw err(SYNTAX);
       }
-      const n = setOps.inter(args.slice(1, 1 + numkeys).map((k) => setOf(ctx, k))).length;
+      const n = setOps.inter(args.slice(1, 1 + numkeys).map((k) => members(ctx, k))).length;
       return limit ? Math.min(limit, n) : n;
     },
   },
@@ -297,7 +271,7 @@ export const moreCommands: CommandTable = {
     arity: -3,
     run: (ctx, [k, c, ...o]) =>
       scanItems(
-        [...setOf(ctx, k!)].map((m) => [m]),
+        [...members(ctx, k!)].map((m) => [m]),
         c!,
         o,
       ),
@@ -306,9 +280,7 @@ export const moreCommands: CommandTable = {
     arity: -3,
     run: (ctx, [k, c, ...o]) =>
       scanItems(
-        [...(ctx.db.get(k!, "zset") ?? new Map<string, number>())]
-          .sort(byScore)
-          .map(([m, s]) => [m, formatScore(s)]),
+        sorted(ctx.db.get(k!, "zset")).map(([m, s]) => [m, formatScore(s)]),
         c!,
         o,
       ),
@@ -319,16 +291,6 @@ export const moreCommands: CommandTable = {
   zunionstore: { arity: -4, run: (ctx, [d, ...args]) => zsetOp(ctx, "union", args, d!, "zunionstore") },
   zinterstore: { arity: -4, run: (ctx, [d, ...args]) => zsetOp(ctx, "inter", args, d!, "zinterstore") },
   zdiffstore: { arity: -4, run: (ctx, [d, ...args]) => zsetOp(ctx, "diff", args, d!, "zdiffstore") },
-  zremrangebylex: {
-    arity: 4,
-    run(ctx, [k, a, b]) {
-      const members = ctx.call(["zrange", k!, a!, b!, "BYLEX"]) as string[];
-      const z = ctx.db.get(k!, "zset");
-      for (const m of members) z?.delete(m);
-      ctx.db.dropIfEmpty(k!);
-      return members.length;
-    },
-  },
   copy: {
     arity: -3,
     run(ctx, [src, dst, ...opts]) {
@@ -360,14 +322,8 @@ export const moreCommands: CommandTable = {
       const count = c === undefined ? undefined : parseInt64(c);
       const h = ctx.db.get(k!, "hash");
       const entries = [...(h ?? new Map<string, string>())];
-      if (count === undefined)
-        return entries.length ? entries[Math.floor(Math.random() * entries.length)]![0] : null;
-      const picked =
-        count >= 0
-          ? shuffle(entries).slice(0, count)
-          : entries.length
-            ? Array.from({ length: -count }, () => entries[Math.floor(Math.random() * entries.length)]!)
-            : [];
+      if (count === undefined) return randomItem(entries)?.[0] ?? null;
+      const picked = count >= 0 ? pick(entries, count) : pickRepeating(entries, -count);
       return withValues ? picked.flat() : picked.map(([f]) => f);
     },
   },

@@ -1,19 +1,24 @@
 /** Set commands of the embedded store. */
 import { err, parseInt64 } from "./db";
+import { pick, pickRepeating, randomItem } from "./random";
 import type { CommandTable, Ctx } from "./types";
 
-function members(ctx: Ctx, key: string): Set<string> {
+export function members(ctx: Ctx, key: string): Set<string> {
   return ctx.db.get(key, "set") ?? new Set();
 }
 
-function pick(set: Set<string>, n: number): string[] {
-  const all = [...set];
-  for (let i = all.length - 1; i > 0; i--) {
-    const j = Math.floor(Math.random() * (i + 1));
-    [all[i], all[j]] = [all[j]!, all[i]!];
-  }
-  return all.slice(0, n);
-}
+/** SINTER / SUNION / SDIFF over the sets of their keys, shared with the *STORE variants. */
+export const setOps = {
+  inter(sets: Set<string>[]): string[] {
+    return [...sets[0]!].filter((m) => sets.every((s) => s.has(m)));
+  },
+  union(sets: Set<string>[]): string[] {
+    return [...new Set(sets.flatMap((s) => [...s]))];
+  },
+  diff([first, ...others]: Set<string>[]): string[] {
+    return [...first!].filter((m) => !others.some((s) => s.has(m)));
+  },
+};
 
 export const setCommands: CommandTable = {
   sadd: {
@@ -67,33 +72,15 @@ export const setCommands: CommandTable = {
     arity: -2,
     run(ctx, [k, c]) {
       const s = members(ctx, k!);
-      if (c === undefined) return pick(s, 1)[0] ?? null;
+      if (c === undefined) return randomItem([...s]) ?? null;
       const n = parseInt64(c);
-      if (n >= 0) return pick(s, n);
       // A negative count allows repeats and always returns |count| members.
-      const all = [...s];
-      if (!all.length) return [];
-      return Array.from({ length: -n }, () => all[Math.floor(Math.random() * all.length)]!);
+      return n >= 0 ? pick(s, n) : pickRepeating([...s], -n);
     },
   },
-  sinter: {
-    arity: -2,
-    run(ctx, keys) {
-      const sets = keys.map((k) => members(ctx, k));
-      return [...sets[0]!].filter((m) => sets.every((s) => s.has(m)));
-    },
-  },
-  sunion: {
-    arity: -2,
-    run: (ctx, keys) => [...new Set(keys.flatMap((k) => [...members(ctx, k)]))],
-  },
-  sdiff: {
-    arity: -2,
-    run(ctx, [first, ...rest]) {
-      const others = rest.map((k) => members(ctx, k));
-      return [...members(ctx, first!)].filter((m) => !others.some((s) => s.has(m)));
-    },
-  },
+  sinter: { arity: -2, run: (ctx, keys) => setOps.inter(keys.map((k) => members(ctx, k))) },
+  sunion: { arity: -2, run: (ctx, keys) => setOps.union(keys.map((k) => members(ctx, k))) },
+  sdiff: { arity: -2, run: (ctx, keys) => setOps.diff(keys.map((k) => members(ctx, k))) },
   smove: {
     arity: 4,
     run(ctx, [src, dst, m]) {

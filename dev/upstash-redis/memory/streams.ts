@@ -6,7 +6,7 @@
  * byte limit), and XINFO STREAM's radix-tree-keys/-nodes are estimates.
  */
 import { type Reply, Status } from "../reply";
-import { err, parseInt64, SYNTAX, WRONGTYPE } from "./db";
+import { err, parseInt64, SYNTAX } from "./db";
 import type { CommandTable, Ctx } from "./types";
 
 type Id = [ms: bigint, seq: bigint];
@@ -410,16 +410,16 @@ export const streamCommands: CommandTable = {
     run(ctx, args) {
       const r = parseRead(args, false, "XREAD");
       const out: Reply[] = [];
-      const starts = r.keys.map((k, i) => {
+      // Every key and ID is checked before any stream is read.
+      const reads = r.keys.map((k, i) => {
         const s = getStream(ctx, k);
         const id = r.ids[i]!;
-        if (id === "$") return s ? s.lastId : ZERO;
-        return parseId(id, 0n, true).id;
+        return { s, start: id === "$" ? (s ? s.lastId : ZERO) : parseId(id, 0n, true).id };
       });
       r.keys.forEach((k, i) => {
-        const s = getStream(ctx, k);
+        const { s, start } = reads[i]!;
         if (!s) return;
-        const from = s.indexAfter(starts[i]!, false);
+        const from = s.indexAfter(start, false);
         const entries = s.entries.slice(from, r.count ? from + r.count : undefined);
         if (entries.length) out.push([k, entries.map(entryReply)]);
       });
@@ -711,10 +711,8 @@ export const streamCommands: CommandTable = {
       const argc = 2 + (key === undefined ? 0 : 1) + rest.length;
       subcommandCheck("xinfo", subArg!, { STREAM: -3, GROUPS: 3, CONSUMERS: 4 }, argc);
       if (key === undefined) throw err(SYNTAX);
-      const t = ctx.db.typeOf(key);
-      if (t === undefined) throw err("ERR no such key");
-      if (t !== "stream") throw err(WRONGTYPE);
-      const s = getStream(ctx, key)!;
+      const s = getStream(ctx, key);
+      if (!s) throw err("ERR no such key");
       const now = ctx.db.now();
       if (sub === "GROUPS") {
         return [...s.groups.entries()]

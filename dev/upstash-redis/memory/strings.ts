@@ -32,6 +32,14 @@ function parseExpiry(ctx: Ctx, opt: string, value: string | undefined, command: 
   }
 }
 
+/** SETEX/PSETEX: the time is checked before anything is written. */
+function setWithExpiry(ctx: Ctx, key: string, v: string, unit: "EX" | "PX", time: string, command: string) {
+  const at = parseExpiry(ctx, unit, time, command);
+  ctx.db.setString(key, v);
+  ctx.db.setExpireAt(key, at);
+  return OK;
+}
+
 function incrBy(ctx: Ctx, key: string, by: bigint): number {
   const cur = ctx.db.get(key, "string");
   const base = cur === undefined ? 0n : parseBigInt(cur);
@@ -86,24 +94,8 @@ export const stringCommands: CommandTable = {
       return 1;
     },
   },
-  setex: {
-    arity: 4,
-    run(ctx, [k, s, v]) {
-      const at = parseExpiry(ctx, "EX", s, "setex");
-      ctx.db.setString(k!, v!);
-      ctx.db.setExpireAt(k!, at);
-      return OK;
-    },
-  },
-  psetex: {
-    arity: 4,
-    run(ctx, [k, ms, v]) {
-      const at = parseExpiry(ctx, "PX", ms, "psetex");
-      ctx.db.setString(k!, v!);
-      ctx.db.setExpireAt(k!, at);
-      return OK;
-    },
-  },
+  setex: { arity: 4, run: (ctx, [k, s, v]) => setWithExpiry(ctx, k!, v!, "EX", s!, "setex") },
+  psetex: { arity: 4, run: (ctx, [k, ms, v]) => setWithExpiry(ctx, k!, v!, "PX", ms!, "psetex") },
   mget: {
     arity: -2,
     run: (ctx, keys) => keys.map((k) => (ctx.db.typeOf(k) === "string" ? ctx.db.get(k, "string")! : null)),

@@ -1,14 +1,16 @@
 /** Sorted-set commands of the embedded store. Scores live in a Map; ordering is computed on read,
  * which is plenty for a local emulator. */
 import type { Reply } from "../reply";
-import { err, formatScore, parseFloatArg, parseInt64, SYNTAX } from "./db";
+import { err, formatScore, parseFloatArg, parseInt64, SYNTAX, sliceBounds } from "./db";
 import type { CommandTable, Ctx } from "./types";
 
 type Item = [member: string, score: number];
 
-function sorted(z: Map<string, number> | undefined): Item[] {
-  if (!z) return [];
-  return [...z].sort((a, b) => a[1] - b[1] || (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
+/** Redis' sorted-set order: by score, ties by member bytes. */
+const byScore = (a: Item, b: Item): number => a[1] - b[1] || (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0);
+
+export function sorted(z: Map<string, number> | undefined): Item[] {
+  return z ? [...z].sort(byScore) : [];
 }
 
 type Bound = { v: number; excl: boolean };
@@ -36,15 +38,21 @@ function inLex(m: string, min: LexBound, max: LexBound): boolean {
   return above && below;
 }
 
-function rankSlice(len: number, start: number, stop: number): [number, number] {
-  let s = start < 0 ? len + start : start;
-  let e = stop < 0 ? len + stop : stop;
-  if (s < 0) s = 0;
-  if (e >= len) e = len - 1;
-  return s > e || s >= len ? [0, 0] : [s, e + 1];
+/** The items of key with scores in [a, b] (ZRANGEBYSCORE bounds), in order; bounds parse first. */
+function scoreRange(ctx: Ctx, key: string, a: string, b: string): Item[] {
+  const min = scoreBound(a);
+  const max = scoreBound(b);
+  return sorted(ctx.db.get(key, "zset")).filter(([, s]) => inScore(s, min, max));
 }
 
-function withScores(items: Item[], scores: boolean): Reply[] {
+/** The items of key with members in [a, b] (ZRANGEBYLEX bounds), in order; bounds parse first. */
+function lexRange(ctx: Ctx, key: string, a: string, b: string): Item[] {
+  const min = lexBound(a);
+  const max = lexBound(b);
+  return sorted(ctx.db.get(key, "zset")).filter(([m]) => inLex(m, min, max));
+}
+
+export function withScores(items: Item[], scores: boolean): Reply[] {
   return scores ? items.flatMap(([m, s]) => [m, formatScore(s)]) : items.map(([m]) => m);
 }
 
@@ -62,20 +70,12 @@ function zrange(
     const stop = parseInt64(b);
     const all = sorted(ctx.db.get(key, "zset"));
     if (o.rev) all.reverse();
-    const [s, e] = rankSlice(all.length, start, stop);
+    const [s, e] = sliceBounds(all.length, start, stop);
     items = all.slice(s, e);
   } else {
     // With REV the first bound is the max, as in Redis.
     const [lo, hi] = o.rev ? [b, a] : [a, b];
-    if (o.by === "score") {
-      const min = scoreBound(lo);
-      const max = scoreBound(hi);
-      items = sorted(ctx.db.get(key, "zset")).filter(([, s]) => inScore(s, min, max));
-    } else {
-      const min = lexBound(lo);
-      const max = lexBound(hi);
-      items = sorted(ctx.db.get(key, "zset")).filter(([m]) => inLex(m, min, max));
-    }
+    items = o.by === "score" ? scoreRange(ctx, key, lo, hi) : lexRange(ctx, key, lo, hi);
     if (o.rev) items.reverse();
     if (o.limit) {
       const [off, count] = o.limit;
@@ -113,25 +113,21 @@ function parseRangeOpts(
   return o;
 }
 
-function rank(ctx: Ctx, key: string, member: string, rev: boolean, opts: string[]): Reply {
-  const withScore = opts[0]?.toUpperCase() === "WITHSCORE";
-  if (opts.length > 1 || (opts.length === 1 && !withScore)) throw err(SYNTAX);
+/** ZRANK/ZREVRANK (Redis 7.0: no WITHSCORE, the arity admits no options). */
+function rank(ctx: Ctx, key: string, member: string, rev: boolean): number | null {
   const all = sorted(ctx.db.get(key, "zset"));
   if (rev) all.reverse();
   const i = all.findIndex(([m]) => m === member);
-  if (i < 0) return null;
-  return withScore ? [i, formatScore(all[i]![1])] : i;
+  return i < 0 ? null : i;
 }
 
 function popExtreme(ctx: Ctx, key: string, count: string | undefined, max: boolean): Reply {
   const n = count === undefined ? 1 : parseInt64(count, "ERR value is out of range, must be positive");
   if (n < 0) throw err("ERR value is out of range, must be positive");
-  const z = ctx.db.get(key, "zset");
-  const all = sorted(z);
+  const all = sorted(ctx.db.get(key, "zset"));
   if (max) all.reverse();
   const out = all.slice(0, n);
-  for (const [m] of out) z?.delete(m);
-  ctx.db.dropIfEmpty(key);
+  removeItems(ctx, key, out);
   return withScores(out, true);
 }
 
@@ -226,22 +222,8 @@ export const zsetCommands: CommandTable = {
     },
   },
   zcard: { arity: 2, run: (ctx, [k]) => ctx.db.get(k!, "zset")?.size ?? 0 },
-  zcount: {
-    arity: 4,
-    run(ctx, [k, a, b]) {
-      const min = scoreBound(a!);
-      const max = scoreBound(b!);
-      return sorted(ctx.db.get(k!, "zset")).filter(([, s]) => inScore(s, min, max)).length;
-    },
-  },
-  zlexcount: {
-    arity: 4,
-    run(ctx, [k, a, b]) {
-      const min = lexBound(a!);
-      const max = lexBound(b!);
-      return sorted(ctx.db.get(k!, "zset")).filter(([m]) => inLex(m, min, max)).length;
-    },
-  },
+  zcount: { arity: 4, run: (ctx, [k, a, b]) => scoreRange(ctx, k!, a!, b!).length },
+  zlexcount: { arity: 4, run: (ctx, [k, a, b]) => lexRange(ctx, k!, a!, b!).length },
   zrange: {
     arity: -4,
     run: (ctx, [k, a, b, ...o]) =>
@@ -262,19 +244,15 @@ export const zsetCommands: CommandTable = {
     run: (ctx, [k, a, b, ...o]) =>
       zrange(ctx, k!, a!, b!, parseRangeOpts(o, { by: "score", rev: true }, false)),
   },
-  zrank: { arity: 3, run: (ctx, [k, m, ...o]) => rank(ctx, k!, m!, false, o) },
-  zrevrank: { arity: 3, run: (ctx, [k, m, ...o]) => rank(ctx, k!, m!, true, o) },
+  zrank: { arity: 3, run: (ctx, [k, m]) => rank(ctx, k!, m!, false) },
+  zrevrank: { arity: 3, run: (ctx, [k, m]) => rank(ctx, k!, m!, true) },
   zremrangebyscore: {
     arity: 4,
-    run(ctx, [k, a, b]) {
-      const min = scoreBound(a!);
-      const max = scoreBound(b!);
-      return removeItems(
-        ctx,
-        k!,
-        sorted(ctx.db.get(k!, "zset")).filter(([, s]) => inScore(s, min, max)),
-      );
-    },
+    run: (ctx, [k, a, b]) => removeItems(ctx, k!, scoreRange(ctx, k!, a!, b!)),
+  },
+  zremrangebylex: {
+    arity: 4,
+    run: (ctx, [k, a, b]) => removeItems(ctx, k!, lexRange(ctx, k!, a!, b!)),
   },
   zremrangebyrank: {
     arity: 4,
@@ -282,7 +260,7 @@ export const zsetCommands: CommandTable = {
       const start = parseInt64(a!);
       const stop = parseInt64(b!);
       const all = sorted(ctx.db.get(k!, "zset"));
-      const [s, e] = rankSlice(all.length, start, stop);
+      const [s, e] = sliceBounds(all.length, start, stop);
       return removeItems(ctx, k!, all.slice(s, e));
     },
   },
