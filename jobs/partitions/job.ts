@@ -16,6 +16,10 @@ export const partitions = defineJob({
     const url = ctx.env.DATABASE_OWNER_URL;
     if (!url) throw new PermanentJobError("DATABASE_OWNER_URL is not set for this worker");
     const pool = new Pool({ connectionString: url, max: 1 });
+    // An idle client whose WebSocket drops (e.g. as the request winds down) makes the Pool emit
+    // "error"; unheard, that is an uncaught exception in the isolate. A lost idle connection
+    // costs nothing here: the work is committed or the error already surfaced from the query.
+    pool.on("error", (err: Error) => ctx.services.logger.warn("partitions_pool_error", { error: err.name }));
     try {
       const client = await pool.connect();
       try {
