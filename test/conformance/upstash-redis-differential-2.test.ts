@@ -7,7 +7,7 @@
  * except in CI.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startUpstashRedis, type UpstashRedisEmulator } from "../../dev/upstash-redis/index";
+import { ask, type EmulatorPair, startEmulatorPair } from "./differential";
 import { testRedisBackends } from "./redis-backends";
 
 const redis = (await testRedisBackends()).find((b) => b.name === "redis");
@@ -436,28 +436,14 @@ function keyed(cmd: string[], prefix: string): string[] {
 const run = `diff2-${process.pid}-${Date.now()}`;
 
 describe.skipIf(skip)("embedded store matches redis-server (bitmaps, HLL, geo, streams, more)", () => {
-  let memory: UpstashRedisEmulator;
-  let real: UpstashRedisEmulator;
-
+  let pair: EmulatorPair;
+  // Logical db 3, never flushed: keys are unique per run.
   beforeAll(async () => {
-    memory = await startUpstashRedis({ port: 0, hostname: "127.0.0.1" });
-    const url = new URL(redis!.redisUrl!);
-    url.pathname = "/3";
-    real = await startUpstashRedis({ port: 0, hostname: "127.0.0.1", redisUrl: url.toString() });
+    pair = await startEmulatorPair(redis!.redisUrl!, 3);
   });
   afterAll(async () => {
-    await memory?.close();
-    await real?.close();
+    await pair?.close();
   });
-
-  async function ask(emu: UpstashRedisEmulator, path: string, body: unknown, base64: boolean) {
-    const res = await fetch(`${emu.url}${path}`, {
-      method: "POST",
-      headers: { authorization: `Bearer ${emu.token}`, ...(base64 ? { "upstash-encoding": "base64" } : {}) },
-      body: JSON.stringify(body),
-    });
-    return { status: res.status, body: await res.json() };
-  }
 
   const families = { bitmaps: BITS, hyperloglog: HLL, geo: GEO, streams: STREAMS, others: OTHERS };
   describe.each(Object.entries(families))("%s", (family, script) => {
@@ -467,7 +453,7 @@ describe.skipIf(skip)("embedded store matches redis-server (bitmaps, HLL, geo, s
         ? [...STREAMS.slice(0, 60), ...HLL.slice(0, 2), ...script]
         : script) {
         const c = keyed(cmd, prefix);
-        const [m, r] = [await ask(memory, "/", c, base64), await ask(real, "/", c, base64)];
+        const [m, r] = [await ask(pair.memory, "/", c, base64), await ask(pair.real, "/", c, base64)];
         expect({ cmd: cmd.join(" ").slice(0, 200), ...m }).toEqual({
           cmd: cmd.join(" ").slice(0, 200),
           ...r,
@@ -481,7 +467,7 @@ describe.skipIf(skip)("embedded store matches redis-server (bitmaps, HLL, geo, s
     for (const path of ["/pipeline", "/multi-exec"]) {
       const prefix = `${run}:batch${path}:`;
       const cmds = batch.map((c) => keyed(c, prefix));
-      const [m, r] = [await ask(memory, path, cmds, true), await ask(real, path, cmds, true)];
+      const [m, r] = [await ask(pair.memory, path, cmds, true), await ask(pair.real, path, cmds, true)];
       expect(m).toEqual(r);
     }
   });

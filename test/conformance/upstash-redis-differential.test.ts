@@ -5,7 +5,7 @@
  * except in CI.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startUpstashRedis, type UpstashRedisEmulator } from "../../dev/upstash-redis/index";
+import { ask, type EmulatorPair, startEmulatorPair } from "./differential";
 import { testRedisBackends } from "./redis-backends";
 
 const redis = (await testRedisBackends()).find((b) => b.name === "redis");
@@ -143,29 +143,17 @@ const SCRIPT: string[][] = [
 const run = `diff-${process.pid}-${Date.now()}`;
 
 describe.skipIf(skip)("embedded store matches redis-server", () => {
-  let memory: UpstashRedisEmulator;
-  let real: UpstashRedisEmulator;
-
+  let pair: EmulatorPair;
+  // The next logical db: the main conformance suite flushes its own db and may run in parallel.
   beforeAll(async () => {
-    memory = await startUpstashRedis({ port: 0, hostname: "127.0.0.1" });
-    // The next logical db: the main conformance suite flushes its own db and may run in parallel.
-    const url = new URL(redis!.redisUrl!);
-    url.pathname = `/${(Number(url.pathname.slice(1) || "0") + 1) % 16}`;
-    real = await startUpstashRedis({ port: 0, hostname: "127.0.0.1", redisUrl: url.toString() });
+    pair = await startEmulatorPair(
+      redis!.redisUrl!,
+      (Number(new URL(redis!.redisUrl!).pathname.slice(1) || "0") + 1) % 16,
+    );
   });
   afterAll(async () => {
-    await memory?.close();
-    await real?.close();
+    await pair?.close();
   });
-
-  async function ask(emu: UpstashRedisEmulator, path: string, body: unknown, base64: boolean) {
-    const res = await fetch(`${emu.url}${path}`, {
-      method: "POST",
-      headers: { authorization: `Bearer ${emu.token}`, ...(base64 ? { "upstash-encoding": "base64" } : {}) },
-      body: JSON.stringify(body),
-    });
-    return { status: res.status, body: await res.json() };
-  }
 
   it.each([true, false])("one command at a time (base64 %s)", async (base64) => {
     const prefix = `${run}${base64 ? "b" : "r"}:`;
@@ -181,7 +169,7 @@ describe.skipIf(skip)("embedded store matches redis-server", () => {
             : [c[0]!, prefix + c[1]!, ...c.slice(2)].filter((x) => x !== `${prefix}undefined`);
     for (const cmd of SCRIPT) {
       const c = keyed(cmd);
-      const [m, r] = [await ask(memory, "/", c, base64), await ask(real, "/", c, base64)];
+      const [m, r] = [await ask(pair.memory, "/", c, base64), await ask(pair.real, "/", c, base64)];
       expect({ cmd: c, ...m }).toEqual({ cmd: c, ...r });
     }
   });
@@ -192,7 +180,7 @@ describe.skipIf(skip)("embedded store matches redis-server", () => {
       .filter((c) => !["mset", "mget"].includes(c[0]!))
       .map((c) => [c[0]!, `${run}p:${c[1]}`, ...c.slice(2)]);
     for (const path of ["/pipeline", "/multi-exec"]) {
-      const [m, r] = [await ask(memory, path, batch, true), await ask(real, path, batch, true)];
+      const [m, r] = [await ask(pair.memory, path, batch, true), await ask(pair.real, path, batch, true)];
       expect(m).toEqual(r);
     }
   });
