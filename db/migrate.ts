@@ -4,15 +4,21 @@
  * applied file whose content changed, and holds an advisory lock so concurrent runs serialize
  * (the second one then finds everything applied).
  *
+ * Then it runs partition upkeep (db/partitions.ts): a database that was just migrated has the
+ * consultas partitions of the current month and the next PARTITION_MONTHS_AHEAD, so no consulta
+ * lands in DEFAULT while it waits for the daily job.
+ *
  * Any URL works: through @neondatabase/serverless' Pool over WebSocket for Neon or the local
- * endpoint (auto-detected: *.neon.tech host, or neonConfig.wsProxy set; the CLI sets it from
- * NEON_WS_PROXY), else through `pg`. The runner only needs client.query(text).
+ * endpoint (auto-detected: *.neon.tech host, or the driver routed locally by db/neon-config; the
+ * CLI, scripts/migrate.ts, does that from NEON_WS_PROXY), else through `pg`. The runner only
+ * needs client.query(text).
  */
 import { createHash } from "node:crypto";
 import { readdir, readFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { configureNeonFromEnv, openClient, resolveOwnerUrl } from "./owner-client";
+import { openClient } from "./owner-client";
+import { type EnsurePartitionsReport, ensurePartitions } from "./partitions";
 
 export const MIGRATIONS_DIR = join(dirname(fileURLToPath(import.meta.url)), "migrations");
 
@@ -25,11 +31,27 @@ export interface MigrateOptions {
    * undefined: auto (Neon when the host is *.neon.tech or neonConfig.wsProxy is set). */
   neon?: boolean;
   dir?: string;
+  /** Partition upkeep after the files: options for it, or false to leave it to the caller. */
+  partitions?: { monthsAhead?: number; now?: Date } | false;
 }
 
 export interface MigrateResult {
   applied: string[];
   skipped: string[];
+  /** What partition upkeep did (null when `partitions: false`). */
+  partitions: EnsurePartitionsReport | null;
+}
+
+/** Migrations were applied, but some consultas partitions could not be created. */
+export class PartitionUpkeepError extends Error {
+  constructor(readonly report: EnsurePartitionsReport) {
+    const failed = report.failed.map((f) => `${f.name}: ${f.code ?? "error"} ${f.error}`).join("; ");
+    super(
+      `migrations are applied, but partition upkeep failed for ${failed}; run db:migrate again` +
+        (report.failed.some((f) => f.transient) ? " (the failure is transient: a lock or connection)" : ""),
+    );
+    this.name = "PartitionUpkeepError";
+  }
 }
 
 export class MigrationChecksumError extends Error {
@@ -64,6 +86,7 @@ export async function migrate(url: string, opts: MigrateOptions = {}): Promise<M
   const { client, close } = await openClient(url, opts.neon);
   const applied: string[] = [];
   const skipped: string[] = [];
+  let partitions: EnsurePartitionsReport | null = null;
   try {
     // Session-level lock: held across the per-file transactions, released in finally.
     await client.query(`SELECT pg_advisory_lock(${LOCK_KEY})`);
@@ -110,30 +133,22 @@ export async function migrate(url: string, opts: MigrateOptions = {}): Promise<M
         if (!files.some((f) => f.name === name))
           log(`warning: ${name} is recorded as applied but has no file`);
       }
+      if (opts.partitions !== false) {
+        // Its own advisory lock and one transaction per month; idempotent, so every run does it.
+        partitions = await ensurePartitions(client, {
+          ...opts.partitions,
+          log: (l) => log(`partitions: ${l}`),
+        });
+        log(
+          `partitions: ${partitions.created.length} created, every month covered until ${partitions.coverageUntil}`,
+        );
+        if (partitions.failed.length > 0) throw new PartitionUpkeepError(partitions);
+      }
     } finally {
       await client.query(`SELECT pg_advisory_unlock(${LOCK_KEY})`).catch(() => {});
     }
   } finally {
     await close();
   }
-  return { applied, skipped };
-}
-
-/** CLI: npm run db:migrate [-- <url>]; the URL defaults to DATABASE_OWNER_URL. */
-async function main(): Promise<void> {
-  const url = await resolveOwnerUrl(process.argv[2]);
-  if (!url) {
-    console.error("usage: npm run db:migrate -- <owner url>   (or set DATABASE_OWNER_URL)");
-    process.exit(2);
-  }
-  const neon = await configureNeonFromEnv(url);
-  const result = await migrate(url, { neon, log: (line) => console.log(line) });
-  console.log(`migrations: ${result.applied.length} applied, ${result.skipped.length} already applied`);
-}
-
-if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
-  main().catch((err) => {
-    console.error((err as Error).message);
-    process.exit(1);
-  });
+  return { applied, skipped, partitions };
 }

@@ -3,7 +3,7 @@
  * mobile phones with real area codes, a non-overlapping agenda per fisioterapeuta.
  */
 import { base, Faker, pt_BR } from "@faker-js/faker";
-import { monthStart } from "../jobs/partitions/ensure";
+import { monthStart } from "./partitions";
 
 /** Check digits of a CPF's first nine digits (Receita Federal's mod-11 rule). */
 export function cpfWithCheckDigits(nine: string): string {

@@ -1,13 +1,11 @@
 /**
- * Seeds a clinic: `npm run db:seed -- --pacientes 10000 [--seed N] [--url URL]` (URL defaults to
- * DATABASE_OWNER_URL). Runs as the owner under the 'system' identity (RLS is forced on the owner
+ * Seeds a clinic (CLI: scripts/seed.ts, `npm run db:seed -- --pacientes 10000`). Runs as the owner under the 'system' identity (RLS is forced on the owner
  * too), creates the consultas partitions the data needs first, then bulk-inserts with one
  * `INSERT ... SELECT FROM unnest($1::uuid[], ...)` per batch (one parameter per column, so a
  * batch is not bounded by the 65 535-parameter limit of multi-row VALUES).
  */
-import { fileURLToPath } from "node:url";
-import { ensurePartitions } from "../jobs/partitions/ensure";
-import { configureNeonFromEnv, openClient, type Queryable, resolveOwnerUrl } from "./owner-client";
+import type { Queryable } from "./owner-client";
+import { ensurePartitions, PARTITION_MONTHS_AHEAD } from "./partitions";
 import { buildSeedPlan, type SeedPlan } from "./seed-data";
 import { SYSTEM_SQL } from "./session";
 
@@ -65,7 +63,11 @@ export async function seed(db: Queryable, opts: SeedOptions): Promise<SeedReport
   const { from } = plan.window;
   const behind =
     (now.getUTCFullYear() - from.getUTCFullYear()) * 12 + (now.getUTCMonth() - from.getUTCMonth());
-  const partitions = await ensurePartitions(db, { now, monthsBehind: behind, monthsAhead: 3 });
+  const partitions = await ensurePartitions(db, {
+    now,
+    monthsBehind: behind,
+    monthsAhead: PARTITION_MONTHS_AHEAD,
+  });
   log(`partitions: ${partitions.created.length} created, coverage until ${partitions.coverageUntil}`);
   for (const f of partitions.failed)
     log(`partitions: ${f.name} not created (${f.code ?? "error"}): ${f.error}`);
@@ -169,38 +171,4 @@ export async function seed(db: Queryable, opts: SeedOptions): Promise<SeedReport
     prescricoes: plan.prescricoes.length,
   };
   return { counts, ms: Date.now() - started };
-}
-
-function arg(name: string): string | undefined {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 ? process.argv[i + 1] : undefined;
-}
-
-async function main(): Promise<void> {
-  const url = await resolveOwnerUrl(arg("url"));
-  if (!url) {
-    console.error("usage: npm run db:seed -- --pacientes 10000 [--seed 1] [--url <owner url>]");
-    process.exit(2);
-  }
-  const pacientes = Number(arg("pacientes") ?? 1000);
-  const seedValue = arg("seed");
-  const neon = await configureNeonFromEnv(url);
-  const { client, close } = await openClient(url, neon);
-  try {
-    const report = await seed(client, {
-      pacientes,
-      seed: seedValue ? Number(seedValue) : undefined,
-      log: (line) => console.log(line),
-    });
-    console.log(`seeded ${JSON.stringify(report.counts)} in ${(report.ms / 1000).toFixed(1)} s`);
-  } finally {
-    await close();
-  }
-}
-
-if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
-  main().catch((err) => {
-    console.error((err as Error).message);
-    process.exit(1);
-  });
 }

@@ -12,12 +12,12 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { chmodSync, mkdirSync, writeFileSync } from "node:fs";
 import { migrate } from "../db/migrate";
 import { syncSchedules } from "../jobs/schedules/sync";
+import { loadDevVars } from "../scripts/lib/vars";
 import { LOCAL } from "./config";
 import { startNeonEndpoint } from "./neon";
 import { configureNeonForLocal } from "./neon/client";
 import { startQStash } from "./qstash";
 import { startUpstashRedis } from "./upstash-redis";
-import { loadDevVars } from "./vars";
 
 const t0 = Date.now();
 // .dev.vars.example < .dev.vars < environment: an exported variable overrides both files, for the

@@ -2,6 +2,7 @@ import { OpenAPIHono } from "@hono/zod-openapi";
 import { bodyLimit } from "hono/body-limit";
 import { cors } from "hono/cors";
 import { secureHeaders } from "hono/secure-headers";
+import type { JobRegistry } from "../jobs/registry";
 import type { AppEnv } from "./context";
 import { errorResponse, notFound, onError } from "./errors";
 import { registerHealth } from "./health/get";
@@ -10,7 +11,12 @@ import { init } from "./middleware/init";
 
 export const MAX_BODY_BYTES = 256 * 1024;
 
-export function createApp() {
+export interface AppOptions {
+  /** The jobs POST /jobs/:name can run; default jobs/registry. */
+  jobs?: JobRegistry;
+}
+
+export function createApp(opts: AppOptions = {}) {
   const app = new OpenAPIHono<AppEnv>({
     // zod validation failures answer with the error model, not Hono's default body.
     defaultHook: (result, c) => {
@@ -46,7 +52,7 @@ export function createApp() {
   );
 
   registerHealth(app);
-  registerJobs(app);
+  registerJobs(app, opts.jobs);
 
   app.doc31("/openapi.json", {
     openapi: "3.1.0",

@@ -1,6 +1,7 @@
-import { type NeonQueryFunction, neon, neonConfig } from "@neondatabase/serverless";
+import { type NeonQueryFunction, neon } from "@neondatabase/serverless";
 import { Redis } from "@upstash/redis/cloudflare";
 import { drizzle, type NeonHttpDatabase } from "drizzle-orm/neon-http";
+import { configureNeon } from "../db/neon-config";
 import type { Env } from "./env";
 import { type Clock, systemClock } from "./lib/clock";
 import type { Logger } from "./lib/logger";
@@ -17,21 +18,9 @@ export interface Services {
   logger: Logger;
 }
 
-/** Points the Neon driver at the local endpoint when the env says so (local cloud only). The
- * settings are global to the driver but identical for every request, so setting them is safe. */
-export function configureNeon(env: Env) {
-  if (env.NEON_FETCH_ENDPOINT && neonConfig.fetchEndpoint !== env.NEON_FETCH_ENDPOINT) {
-    neonConfig.fetchEndpoint = env.NEON_FETCH_ENDPOINT;
-  }
-  if (env.NEON_WS_PROXY && neonConfig.wsProxy !== env.NEON_WS_PROXY) {
-    neonConfig.wsProxy = env.NEON_WS_PROXY;
-    neonConfig.useSecureWebSocket = false;
-    neonConfig.pipelineTLS = false;
-  }
-}
-
 export function createServices(env: Env, logger: Logger, clock: Clock = systemClock): Services {
-  configureNeon(env);
+  // Local cloud only: route the driver to the local endpoint (unset in production: Neon's hosts).
+  configureNeon({ fetchEndpoint: env.NEON_FETCH_ENDPOINT, wsProxy: env.NEON_WS_PROXY });
   const sql = neon(env.DATABASE_URL);
   const db = drizzle({ client: sql, casing: "snake_case" });
   const redis =

@@ -1,9 +1,11 @@
 import { heartbeat } from "./heartbeat";
-import { partitions } from "./partitions/job";
+import { partitions } from "./partitions";
 import type { JobDefinition } from "./types";
 
-/** Every job the worker can run at POST /jobs/:name. Schedules live in jobs/schedules. */
-export const jobs: Record<string, JobDefinition> = {
+/** Every job the worker can run at POST /jobs/:name; a job with a `schedule` is also cron-driven. */
+export type JobRegistry = Record<string, JobDefinition>;
+
+export const jobs: JobRegistry = {
   [heartbeat.name]: heartbeat,
   [partitions.name]: partitions,
 };

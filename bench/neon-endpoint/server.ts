@@ -12,8 +12,9 @@
 import http from "node:http";
 import { createRequire } from "node:module";
 import type { AddressInfo } from "node:net";
-import { neon, neonConfig } from "@neondatabase/serverless";
+import { neon } from "@neondatabase/serverless";
 import pg from "pg";
+import { configureNeon } from "../../db/neon-config";
 import { QUERY } from "./shared";
 
 type Lookup = (id: string) => Promise<unknown[]>;
@@ -82,9 +83,16 @@ function lookup(): Lookup {
     const pool = new pg.Pool({ connectionString: process.env.DATABASE_URL, max: 20 });
     return async (id) => (await pool.query(QUERY, [id])).rows;
   }
-  neonConfig.fetchEndpoint = process.env.SQL_URL!;
-  if (process.env.MODE === "neon-agent") neonConfig.fetchFunction = agentFetch;
-  if (process.env.MODE === "neon-undici") neonConfig.fetchFunction = undiciFetch(process.env.SQL_URL!);
+  const mode = process.env.MODE;
+  configureNeon({
+    fetchEndpoint: process.env.SQL_URL!,
+    fetchFunction:
+      mode === "neon-agent"
+        ? agentFetch
+        : mode === "neon-undici"
+          ? undiciFetch(process.env.SQL_URL!)
+          : undefined,
+  });
   const sql = neon(process.env.DATABASE_URL!);
   return (id) => sql.query(QUERY, [id]) as Promise<unknown[]>;
 }

@@ -1,19 +1,14 @@
 /**
- * Points @neondatabase/serverless at a local endpoint, for Node code and tests (the worker sets
- * the same neonConfig fields from its env instead).
+ * Points @neondatabase/serverless at a local endpoint from Node (the local cloud, the tests and
+ * the scripts): db/neon-config does the setting, the same as for the worker; Node adds `ws`.
  */
-import { neonConfig } from "@neondatabase/serverless";
 import { WebSocket } from "ws";
+import { configureNeon } from "../../db/neon-config";
 
 export function configureNeonForLocal(endpoint: { sqlUrl: string; wsProxy: string }): void {
-  neonConfig.fetchEndpoint = endpoint.sqlUrl;
-  // A string wsProxy becomes ws://<wsProxy>?address=<host>:<port>; the endpoint ignores the address.
-  neonConfig.wsProxy = endpoint.wsProxy;
-  neonConfig.useSecureWebSocket = false;
-  neonConfig.forceDisablePgSSL = true;
-  neonConfig.pipelineTLS = false;
-  // The endpoint answers AuthenticationCleartextPassword like Neon, so the driver's pipelined
-  // startup + password (its default) works unchanged.
-  neonConfig.pipelineConnect = "password";
-  neonConfig.webSocketConstructor = WebSocket;
+  configureNeon({
+    fetchEndpoint: endpoint.sqlUrl,
+    wsProxy: endpoint.wsProxy,
+    webSocketConstructor: WebSocket,
+  });
 }

@@ -33,7 +33,15 @@ export class ScheduleStore {
     };
   }
 
-  /** Creates the schedule, or replaces the one with the same Upstash-Schedule-Id. */
+  /**
+   * Creates the schedule, or replaces the one with the same Upstash-Schedule-Id. A replaced
+   * schedule starts active (`isPaused: false`), even if the old one was paused. Upstash's docs
+   * describe an upsert both as "the old one will be discarded and new schedule will be used"
+   * (TypeScript SDK examples) and as "the settings of the existing schedule will be updated"
+   * (OpenAPI, Upstash-Schedule-Id); neither mentions the pause. We model the stricter reading,
+   * the one a client can be hurt by: a caller that must keep a pause (schedules:sync) re-pauses,
+   * which is right under either behaviour, and this emulator makes it prove that it does.
+   */
   upsert(destination: string, spec: PublishSpec): string {
     if (!spec.cron) throw new SpecError("Upstash-Cron header is required");
     const timer = parseCron(spec.cron);

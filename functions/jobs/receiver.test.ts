@@ -1,27 +1,21 @@
 import { describe, expect, it } from "vitest";
+import { IN_PROCESS_ENV, requestApp } from "../../test/harness/app";
 import { signQStash } from "../../test/harness/qstash";
 import { createApp } from "../app";
 
 // No Redis: the heartbeat answers "skipped" once the signature is accepted, and nothing leaves
 // the process (neon() only connects when queried).
-const env = {
-  DATABASE_URL: "postgresql://fisioflow_app:pw@ep-x-pooler.sa-east-1.aws.neon.tech/fisioflow",
-  QSTASH_CURRENT_SIGNING_KEY: "sig_current_0123456789",
-  QSTASH_NEXT_SIGNING_KEY: "sig_next_0123456789",
-  JWT_SECRET: "r".repeat(40),
-  LOG_LEVEL: "error",
-};
-
 async function deliver(publicUrl: string, signedUrl: string, requestPath: string) {
-  const signature = await signQStash(env.QSTASH_CURRENT_SIGNING_KEY, signedUrl, "{}");
-  return createApp().request(
+  const signature = await signQStash(IN_PROCESS_ENV.QSTASH_CURRENT_SIGNING_KEY!, signedUrl, "{}");
+  return requestApp(
+    createApp(),
     requestPath,
     {
       method: "POST",
       body: "{}",
       headers: { "upstash-signature": signature, "upstash-message-id": `msg_${crypto.randomUUID()}` },
     },
-    { ...env, PUBLIC_URL: publicUrl },
+    { PUBLIC_URL: publicUrl },
   );
 }
 

@@ -1,10 +1,11 @@
 import type { OpenAPIHono } from "@hono/zod-openapi";
-import { Receiver } from "@upstash/qstash";
+import { Client, Receiver } from "@upstash/qstash";
 import { decodeJwt } from "jose";
-import { jobs } from "../../jobs/registry";
-import { publicJobUrl } from "../../jobs/schedules";
-import { PermanentJobError } from "../../jobs/types";
+import { type JobRegistry, jobs as registeredJobs } from "../../jobs/registry";
+import { jobPath, publicJobUrl } from "../../jobs/schedules";
+import { type JobContext, type JobPublisher, PermanentJobError } from "../../jobs/types";
 import type { AppEnv } from "../context";
+import type { Env } from "../env";
 import { ApiError, errorResponse } from "../errors";
 import { claimMessage, completeMessage, releaseMessage, rememberSignature } from "./idempotency";
 
@@ -16,7 +17,7 @@ const JOB_NAME = /^[a-z][a-z0-9-]{0,62}$/;
  * schema. A message id already completed answers 200 "skipped". Transient failures answer 500 so
  * QStash retries; failures no retry can fix answer 200 with the reason, logged.
  */
-export function registerJobs(app: OpenAPIHono<AppEnv>) {
+export function registerJobs(app: OpenAPIHono<AppEnv>, jobs: JobRegistry = registeredJobs) {
   app.post("/jobs/:name", async (c) => {
     const services = c.get("services");
     const { logger, redis } = services;
@@ -75,24 +76,20 @@ export function registerJobs(app: OpenAPIHono<AppEnv>) {
       return errorResponse(c, "conflict", "This message is being processed by another delivery");
     }
 
+    // What the job may use, adapted from this request's services: jobs/ knows no HTTP layer.
+    const ctx: JobContext = {
+      logger: log,
+      clock: services.clock,
+      redis,
+      ownerUrl: env.DATABASE_OWNER_URL,
+      publisher: qstashPublisher(env, new URL(c.req.url).origin),
+      messageId,
+      retried,
+      scheduleId,
+      waitUntil: (p) => c.executionCtx.waitUntil(p),
+    };
     try {
-      const result = await job.run(
-        {
-          env,
-          services,
-          messageId,
-          retried,
-          scheduleId,
-          waitUntil: (p) => {
-            try {
-              c.executionCtx.waitUntil(p);
-            } catch {
-              void p; // no execution context (Node tests): let it run
-            }
-          },
-        },
-        parsed.data,
-      );
+      const result = await job.run(ctx, parsed.data);
       await completeMessage(redis, name, messageId, result, log);
       log.info("job_done", { status: result.status });
       return c.json(result, 200);
@@ -107,4 +104,25 @@ export function registerJobs(app: OpenAPIHono<AppEnv>) {
       throw err;
     }
   });
+}
+
+/** Publishes follow-up messages to our own job URLs (as schedules:sync builds them). */
+function qstashPublisher(env: Env, origin: string): JobPublisher | null {
+  if (!env.QSTASH_TOKEN) return null;
+  const client = new Client({
+    token: env.QSTASH_TOKEN,
+    ...(env.QSTASH_URL ? { baseUrl: env.QSTASH_URL } : {}),
+  });
+  const base = env.PUBLIC_URL ?? origin;
+  return {
+    async publish(job, payload, opts = {}) {
+      const { messageId } = await client.publishJSON({
+        url: publicJobUrl(base, jobPath(job)),
+        body: payload,
+        ...(opts.deduplicationId ? { deduplicationId: opts.deduplicationId } : {}),
+        ...(opts.delaySeconds ? { delay: opts.delaySeconds } : {}),
+      });
+      return { messageId };
+    },
+  };
 }

@@ -11,8 +11,9 @@ export const heartbeat = defineJob({
   name: "heartbeat",
   description: "Records that scheduled delivery works (last run time, run count)",
   payload: z.object({ note: z.string().max(200).optional() }).strict(),
+  schedule: { cron: "*/5 * * * *", retries: 3, payload: {} },
   async run(ctx) {
-    const { redis, clock } = ctx.services;
+    const { redis, clock } = ctx;
     if (!redis) return { status: "skipped", reason: "redis not configured" };
     const at = clock.now().toISOString();
     const p = redis.pipeline();

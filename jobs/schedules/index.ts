@@ -1,19 +1,35 @@
 /**
- * The cron registry: which job runs when. `npm run schedules:sync` upserts these into QStash
- * (schedule id = job name) and removes schedules of ours that are no longer listed. Cron is UTC.
+ * The cron registry: which job runs when, read off the jobs themselves (`schedule` in each
+ * `defineJob`). `npm run schedules:sync` upserts these into QStash (schedule id = job name) and
+ * removes schedules of ours that are no longer listed. Cron is UTC.
  */
+import { type JobRegistry, jobs } from "../registry";
+
 export interface ScheduleDefinition {
   /** Job name: the schedule id and the path /jobs/<name>. */
   name: string;
   cron: string;
   retries: number;
-  payload: Record<string, unknown>;
+  payload: unknown;
 }
 
-export const schedules: ScheduleDefinition[] = [
-  { name: "heartbeat", cron: "*/5 * * * *", retries: 3, payload: {} },
-  { name: "partitions", cron: "17 3 * * *", retries: 5, payload: { months_ahead: 3 } },
-];
+/** The schedules of every job in `registry` that declares one, in registry order. */
+export function schedulesOf(registry: JobRegistry): ScheduleDefinition[] {
+  return Object.values(registry).flatMap((job) =>
+    job.schedule
+      ? [
+          {
+            name: job.name,
+            cron: job.schedule.cron,
+            retries: job.schedule.retries,
+            payload: job.schedule.payload,
+          },
+        ]
+      : [],
+  );
+}
+
+export const schedules: ScheduleDefinition[] = schedulesOf(jobs);
 
 export function jobPath(name: string): string {
   return `/jobs/${name}`;

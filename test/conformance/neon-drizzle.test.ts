@@ -8,8 +8,8 @@ import { drizzle as drizzleHttp } from "drizzle-orm/neon-http";
 import { drizzle as drizzleWs } from "drizzle-orm/neon-serverless";
 import { boolean, integer, jsonb, pgTable, text, timestamp, uuid } from "drizzle-orm/pg-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startTestEndpoint, type TestEndpoint } from "../../dev/neon/testing";
-import { postgresAdminUrl, testBackends } from "../harness/backends";
+import { testBackends } from "../harness/backends";
+import { startTestEndpoint, type TestEndpoint } from "../harness/endpoint";
 
 const backends = await testBackends();
 
@@ -36,7 +36,7 @@ for (const { name, skip } of backends) {
     let t: TestEndpoint;
 
     beforeAll(async () => {
-      t = await startTestEndpoint(name, postgresAdminUrl(), "neon_drizzle");
+      t = await startTestEndpoint(name, { prefix: "neon_drizzle" });
       await neon(t.endpoint.connectionString("fisioflow_owner")).query(DDL);
     });
     afterAll(async () => {

@@ -5,8 +5,8 @@
 import { Client, NeonDbError, type NeonQueryFunction, neon } from "@neondatabase/serverless";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startTestEndpoint, type TestEndpoint } from "../../dev/neon/testing";
 import { postgresAdminUrl, testBackends } from "../harness/backends";
+import { startTestEndpoint, type TestEndpoint } from "../harness/endpoint";
 
 const backends = await testBackends();
 
@@ -25,7 +25,7 @@ for (const { name, skip } of backends) {
     let sql: NeonQueryFunction<false, false>;
 
     beforeAll(async () => {
-      t = await startTestEndpoint(name, postgresAdminUrl(), "neon_http");
+      t = await startTestEndpoint(name, { prefix: "neon_http" });
       sql = neon(t.endpoint.connectionString("fisioflow_owner"));
       await sql`create table items (id int primary key, label text not null unique)`;
     });
@@ -318,7 +318,8 @@ for (const { name, skip } of backends) {
     });
 
     it("answers a request that outlives requestTimeoutMs with 57014 and frees its connection", async () => {
-      const short = await startTestEndpoint(name, postgresAdminUrl(), "neon_http_to", {
+      const short = await startTestEndpoint(name, {
+        prefix: "neon_http_to",
         requestTimeoutMs: 400,
         poolSize: 1,
       });

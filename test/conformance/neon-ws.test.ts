@@ -4,8 +4,8 @@
  */
 import { Client, Pool } from "@neondatabase/serverless";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startTestEndpoint, type TestEndpoint } from "../../dev/neon/testing";
-import { postgresAdminUrl, testBackends } from "../harness/backends";
+import { testBackends } from "../harness/backends";
+import { startTestEndpoint, type TestEndpoint } from "../harness/endpoint";
 
 const backends = await testBackends();
 
@@ -15,7 +15,7 @@ for (const { name, skip } of backends) {
     let pool: Pool;
 
     beforeAll(async () => {
-      t = await startTestEndpoint(name, postgresAdminUrl(), "neon_ws");
+      t = await startTestEndpoint(name, { prefix: "neon_ws" });
       pool = new Pool({ connectionString: t.endpoint.connectionString("fisioflow_owner"), max: 5 });
       await pool.query("create table notes (id int primary key, body text)");
     });

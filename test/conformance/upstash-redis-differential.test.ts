@@ -5,8 +5,8 @@
  * except in CI.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ask, type EmulatorPair, startEmulatorPair } from "./differential";
-import { testRedisBackends } from "./redis-backends";
+import { REDIS_TEST_DB, testRedisBackends } from "../harness/redis";
+import { ask, type EmulatorPair, startEmulatorPair } from "../harness/redis-differential";
 
 const redis = (await testRedisBackends()).find((b) => b.name === "redis");
 const skip = redis ? redis.skip : "redis backend not selected";
@@ -144,12 +144,9 @@ const run = `diff-${process.pid}-${Date.now()}`;
 
 describe.skipIf(skip)("embedded store matches redis-server", () => {
   let pair: EmulatorPair;
-  // The next logical db: the main conformance suite flushes its own db and may run in parallel.
+  // A logical db of its own: the main conformance suite flushes its db and may run in parallel.
   beforeAll(async () => {
-    pair = await startEmulatorPair(
-      redis!.redisUrl!,
-      (Number(new URL(redis!.redisUrl!).pathname.slice(1) || "0") + 1) % 16,
-    );
+    pair = await startEmulatorPair(redis!.redisUrl(REDIS_TEST_DB.differential)!);
   });
   afterAll(async () => {
     await pair?.close();

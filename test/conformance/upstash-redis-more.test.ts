@@ -7,7 +7,7 @@ import { Redis } from "@upstash/redis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startUpstashRedis, type UpstashRedisEmulator } from "../../dev/upstash-redis/index";
 import { Db } from "../../dev/upstash-redis/memory/db";
-import { testRedisBackends } from "./redis-backends";
+import { REDIS_TEST_DB, testRedisBackends } from "../harness/redis";
 
 const backends = await testRedisBackends();
 
@@ -18,13 +18,7 @@ describe.each(backends)("more @upstash/redis commands over $name", ({ name, redi
 
   beforeAll(async () => {
     if (skip) return;
-    let url = redisUrl;
-    if (url) {
-      const u = new URL(url);
-      u.pathname = "/3";
-      url = u.toString();
-    }
-    emu = await startUpstashRedis({ port: 0, hostname: "127.0.0.1", redisUrl: url });
+    emu = await startUpstashRedis({ port: 0, hostname: "127.0.0.1", redisUrl: redisUrl(REDIS_TEST_DB.more) });
     // Auto-pipelining wraps commands in a proxy that BITFIELD's builder does not survive.
     redis = new Redis({
       url: emu.url,

@@ -7,8 +7,8 @@ import { MultiRegionRatelimit, Ratelimit } from "@upstash/ratelimit";
 import { Redis } from "@upstash/redis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startUpstashRedis, type UpstashRedisEmulator } from "../../dev/upstash-redis/index";
-import { ratelimitScripts } from "./ratelimit-scripts";
-import { testRedisBackends } from "./redis-backends";
+import { ratelimitScripts } from "../harness/ratelimit-scripts";
+import { REDIS_TEST_DB, testRedisBackends } from "../harness/redis";
 
 const backends = await testRedisBackends();
 const scripts = await ratelimitScripts();
@@ -31,7 +31,12 @@ describe.each(backends)("upstash redis emulator over $name", ({ name, redisUrl, 
 
   beforeAll(async () => {
     if (skip) return;
-    emu = await startUpstashRedis({ port: 0, hostname: "127.0.0.1", token: "test-token", redisUrl });
+    emu = await startUpstashRedis({
+      port: 0,
+      hostname: "127.0.0.1",
+      token: "test-token",
+      redisUrl: redisUrl(REDIS_TEST_DB.conformance),
+    });
     await client(emu, false).flushdb();
   });
   afterAll(async () => {
@@ -368,12 +373,7 @@ describe.each(backends)("upstash redis emulator over $name", ({ name, redisUrl, 
       // Two regions must be two stores: over one shared store each request is counted by the
       // first region's script before the second runs it, and `limit` answers with whichever HTTP
       // reply lands first, so the 2nd request was randomly refused (seen 1 run in 8).
-      let secondUrl: string | undefined;
-      if (redisUrl) {
-        const u = new URL(redisUrl);
-        u.pathname = "/3";
-        secondUrl = u.toString();
-      }
+      const secondUrl = redisUrl(REDIS_TEST_DB.secondRegion);
       const second = await startUpstashRedis({
         port: 0,
         hostname: "127.0.0.1",

@@ -4,10 +4,10 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { isSlotTaken, SLOT_TAKEN } from "../../db/errors";
+import { ensurePartitions } from "../../db/partitions";
 import type { Auth } from "../../db/session";
-import { ensurePartitions } from "../../jobs/partitions";
 import { testBackends } from "../harness/backends";
-import { createFixture, type Fixture, startTestDb, type TestDb } from "./setup";
+import { createFixture, type Fixture, startTestDb, type TestDb } from "../harness/db";
 
 const backends = await testBackends();
 

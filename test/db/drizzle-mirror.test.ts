@@ -20,7 +20,7 @@ import {
 } from "../../db/schema";
 import { type Auth, authSql, withAuth } from "../../db/session";
 import { testBackends } from "../harness/backends";
-import { createFixture, type Fixture, startTestDb, type TestDb } from "./setup";
+import { createFixture, type Fixture, startTestDb, type TestDb } from "../harness/db";
 
 const backends = await testBackends();
 const ADMIN: Auth = { userId: "00000000-0000-4000-8000-000000000001", role: "admin" };

@@ -4,16 +4,16 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { isSlotTaken } from "../../db/errors";
-import { SYSTEM_SQL } from "../../db/session";
 import {
   ensurePartitions,
   existingPartitions,
   monthFromParts,
   partitionName,
   type Queryable,
-} from "../../jobs/partitions";
+} from "../../db/partitions";
+import { SYSTEM_SQL } from "../../db/session";
 import { testBackends } from "../harness/backends";
-import { createFixture, type Fixture, startTestDb, type TestDb } from "./setup";
+import { createFixture, type Fixture, startTestDb, type TestDb } from "../harness/db";
 
 const backends = await testBackends();
 

@@ -5,9 +5,9 @@
 import type { PoolClient } from "@neondatabase/serverless";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { isUniqueViolation } from "../../db/errors";
-import { ensurePartitions } from "../../jobs/partitions";
+import { ensurePartitions } from "../../db/partitions";
 import { testBackends } from "../harness/backends";
-import { createFixture, type Fixture, startTestDb, type TestDb } from "./setup";
+import { createFixture, type Fixture, startTestDb, type TestDb } from "../harness/db";
 
 const backends = await testBackends();
 

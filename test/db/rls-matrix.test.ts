@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { isRlsViolation, pgError } from "../../db/errors";
 import type { Auth } from "../../db/session";
 import { testBackends } from "../harness/backends";
-import { createFixture, type Fixture, startTestDb, type TestDb } from "./setup";
+import { createFixture, type Fixture, startTestDb, type TestDb } from "../harness/db";
 
 const backends = await testBackends();
 

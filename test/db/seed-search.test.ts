@@ -8,7 +8,7 @@ import { seed } from "../../db/seed";
 import { buildSeedPlan, cpfWithCheckDigits, isValidCpf } from "../../db/seed-data";
 import type { Auth } from "../../db/session";
 import { testBackends } from "../harness/backends";
-import { startTestDb, type TestDb } from "./setup";
+import { startTestDb, type TestDb } from "../harness/db";
 
 const backends = await testBackends();
 const NOW = new Date("2026-11-15T12:00:00Z");

@@ -52,11 +52,34 @@ export async function dropDatabase(database: string) {
 }
 
 /**
+ * The names listed in `variable` (comma-separated), default all. An unknown name is an error, and
+ * so is leaving one out under CI=true: narrowing is for a developer's quick run, and CI must never
+ * skip a backend's suites silently.
+ */
+export function wantedBackends<N extends string>(variable: string, all: readonly N[]): N[] {
+  const raw = process.env[variable];
+  if (!raw) return [...all];
+  const wanted = raw
+    .split(",")
+    .map((s) => s.trim())
+    .filter(Boolean);
+  const unknown = wanted.filter((w) => !(all as readonly string[]).includes(w));
+  if (unknown.length)
+    throw new Error(`${variable}: unknown backend ${unknown.join(", ")} (known: ${all.join(", ")})`);
+  const left = all.filter((b) => !wanted.includes(b));
+  if (left.length && process.env.CI === "true") {
+    throw new Error(`CI must test every backend, but ${variable}=${raw} leaves out ${left.join(", ")}`);
+  }
+  if (left.length) console.warn(`[skip] ${left.join(", ")}: left out by ${variable}=${raw}`);
+  return all.filter((b) => wanted.includes(b));
+}
+
+/**
  * The backends to run a suite against, each with `skip` set to a reason when it is unavailable.
- * TEST_BACKENDS=pglite,postgres narrows the list.
+ * TEST_BACKENDS=pglite or =postgres narrows the list (not under CI).
  */
 export async function testBackends(): Promise<{ name: BackendName; skip: string | null }[]> {
-  const wanted = (process.env.TEST_BACKENDS ?? "pglite,postgres").split(",").map((s) => s.trim());
+  const wanted = wantedBackends<BackendName>("TEST_BACKENDS", ["pglite", "postgres"]);
   const out: { name: BackendName; skip: string | null }[] = [];
   if (wanted.includes("pglite")) out.push({ name: "pglite", skip: null });
   if (wanted.includes("postgres")) {

@@ -4,13 +4,11 @@
  * `wrangler dev` (workerd) wired to all of them. Everything listens on ephemeral ports.
  */
 import { unstable_dev } from "wrangler";
-import { migrate } from "../../db/migrate";
-import { LOCAL } from "../../dev/config";
-import { type NeonEndpoint, startNeonEndpoint } from "../../dev/neon";
-import { configureNeonForLocal } from "../../dev/neon/client";
+import type { NeonEndpoint } from "../../dev/neon";
 import { type QStashEmulator, startQStash } from "../../dev/qstash";
 import { startUpstashRedis, type UpstashRedisEmulator } from "../../dev/upstash-redis";
-import { type BackendName, dropDatabase, postgresAdminUrl } from "./backends";
+import type { BackendName } from "./backends";
+import { startTestEndpoint } from "./endpoint";
 
 export const TEST_JWT_SECRET = "test-jwt-secret-0123456789-0123456789-abcdef";
 
@@ -35,26 +33,18 @@ export interface CloudOptions {
 }
 
 export async function startCloud(opts: CloudOptions): Promise<Cloud> {
-  const database = `fisioflow_t_${process.pid}_${Math.random().toString(36).slice(2, 8)}`;
-  const isPg = opts.backend === "postgres";
-  const neon = await startNeonEndpoint({
-    port: 0,
-    database,
-    postgresUrl: isPg ? postgresAdminUrl() : undefined,
-    dataDir: "memory://",
-  });
-  configureNeonForLocal(neon);
+  const db = await startTestEndpoint(opts.backend, { migrate: opts.migrate !== false });
+  const { endpoint: neon, database } = db;
   const redis = await startUpstashRedis({ port: 0 });
   // QStash runs on a clock the test can move, so schedules fire without waiting for the minute.
   const clock = { offsetMs: 0 };
   const qstash = await startQStash({ port: 0, retryBaseDelayMs: 50, now: () => Date.now() + clock.offsetMs });
-  if (opts.migrate !== false) await migrate(neon.connectionString("fisioflow_owner", database));
 
   const vars: Record<string, string> = {
     ENVIRONMENT: "test",
     LOG_LEVEL: "warn",
-    DATABASE_URL: neon.connectionString("fisioflow_app", database),
-    DATABASE_OWNER_URL: neon.connectionString("fisioflow_owner", database),
+    DATABASE_URL: db.appUrl,
+    DATABASE_OWNER_URL: db.ownerUrl,
     NEON_FETCH_ENDPOINT: neon.sqlUrl,
     NEON_WS_PROXY: neon.wsProxy,
     UPSTASH_REDIS_REST_URL: redis.url,
@@ -86,8 +76,7 @@ export async function startCloud(opts: CloudOptions): Promise<Cloud> {
       await worker.stop().catch(() => {});
       await qstash.close().catch(() => {});
       await redis.close().catch(() => {});
-      await neon.close().catch(() => {});
-      if (isPg) await dropDatabase(database);
+      await db.close();
     },
   };
 }
@@ -104,5 +93,3 @@ export function startWorker(vars: Record<string, string>) {
     experimental: { disableExperimentalWarning: true, watch: false, disableDevRegistry: true },
   });
 }
-
-export { LOCAL };

@@ -1,8 +1,9 @@
-import { loadDevVars } from "../../dev/vars";
-import { syncSchedules } from "./sync";
+import { syncSchedules } from "../jobs/schedules/sync";
+import { run } from "./lib/cli";
+import { loadDevVars } from "./lib/vars";
 
 /** `npm run schedules:sync`: QSTASH_URL, QSTASH_TOKEN and PUBLIC_URL from env or .dev.vars. */
-async function main() {
+run("schedules:sync", async () => {
   const vars = { ...loadDevVars(), ...process.env } as Record<string, string | undefined>;
   const missing = ["QSTASH_URL", "QSTASH_TOKEN", "PUBLIC_URL"].filter((k) => !vars[k]);
   if (missing.length) {
@@ -18,9 +19,4 @@ async function main() {
   console.log(
     `schedules:sync: ${report.upserted.length} upserted, ${report.unchanged.length} unchanged, ${report.removed.length} removed`,
   );
-}
-
-main().catch((err) => {
-  console.error(`schedules:sync failed: ${(err as Error).message}`);
-  process.exit(1);
 });

@@ -1,6 +1,6 @@
 /**
  * The two emulators a differential suite compares: the embedded store, and the same REST surface
- * over a real redis-server on logical db `db` of `redisUrl`.
+ * over a real redis-server at `redisUrl` (a test db of its own: testRedisUrl(REDIS_TEST_DB.x)).
  */
 import { startUpstashRedis, type UpstashRedisEmulator } from "../../dev/upstash-redis/index";
 
@@ -10,11 +10,9 @@ export interface EmulatorPair {
   close(): Promise<void>;
 }
 
-export async function startEmulatorPair(redisUrl: string, db: number): Promise<EmulatorPair> {
+export async function startEmulatorPair(redisUrl: string): Promise<EmulatorPair> {
   const memory = await startUpstashRedis({ port: 0, hostname: "127.0.0.1" });
-  const url = new URL(redisUrl);
-  url.pathname = `/${db}`;
-  const real = await startUpstashRedis({ port: 0, hostname: "127.0.0.1", redisUrl: url.toString() });
+  const real = await startUpstashRedis({ port: 0, hostname: "127.0.0.1", redisUrl });
   return {
     memory,
     real,

@@ -17,17 +17,22 @@
  * Months are independent: a month that fails is rolled back, logged and reported in `failed`, and
  * the others are still created.
  *
- * Needs an interactive transaction (WebSocket Pool client or pg client) as the owner.
+ * Needs an interactive transaction (WebSocket Pool client or pg client) as the owner. Run by
+ * `db:migrate` at its end (so a new database has its months before the first consulta), by the
+ * seed, and daily by the `partitions` job (jobs/partitions).
  */
 
-import { pgError } from "../../db/errors";
-import type { Queryable } from "../../db/owner-client";
-import { SYSTEM_SQL } from "../../db/session";
+import { pgError } from "./errors";
+import type { Queryable } from "./owner-client";
+import { SYSTEM_SQL } from "./session";
 
 export type { Queryable };
 
+/** Months after the current one that `db:migrate`, the seed and the daily job keep ready. */
+export const PARTITION_MONTHS_AHEAD = 3;
+
 export interface EnsurePartitionsOptions {
-  /** Months after the current one to create (default 3). */
+  /** Months after the current one to create (default PARTITION_MONTHS_AHEAD). */
   monthsAhead?: number;
   /** Months before the current one to create (default 0; the seed uses 12). */
   monthsBehind?: number;
@@ -130,7 +135,7 @@ export async function ensurePartitions(
   opts: EnsurePartitionsOptions = {},
 ): Promise<EnsurePartitionsReport> {
   const now = opts.now ?? new Date();
-  const ahead = opts.monthsAhead ?? 3;
+  const ahead = opts.monthsAhead ?? PARTITION_MONTHS_AHEAD;
   const behind = opts.monthsBehind ?? 0;
   const lockTimeoutMs = Math.max(1, Math.floor(opts.lockTimeoutMs ?? 5000));
   const log = opts.log ?? (() => {});

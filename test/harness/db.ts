@@ -11,11 +11,10 @@ import {
   Pool,
   type PoolClient,
 } from "@neondatabase/serverless";
-import { migrate } from "../../db/migrate";
-import { type Auth, authStatements, SYSTEM_SQL } from "../../db/session";
-import { type NeonEndpoint, startNeonEndpoint } from "../../dev/neon";
-import { configureNeonForLocal } from "../../dev/neon/client";
-import { type BackendName, dropDatabase, postgresAdminUrl } from "../harness/backends";
+import { type Auth, SYSTEM_SQL, withAuth } from "../../db/session";
+import type { NeonEndpoint } from "../../dev/neon";
+import type { BackendName } from "./backends";
+import { startTestEndpoint } from "./endpoint";
 
 export type Sql = NeonQueryFunction<false, false>;
 
@@ -39,18 +38,8 @@ export interface TestDb {
 }
 
 export async function startTestDb(backend: BackendName, name: string): Promise<TestDb> {
-  const database = `fisioflow_${name}_${process.pid}_${Math.random().toString(36).slice(2, 7)}`;
-  const endpoint = await startNeonEndpoint({
-    port: 0,
-    database,
-    dataDir: "memory://",
-    postgresUrl: backend === "postgres" ? postgresAdminUrl() : undefined,
-    log: () => {},
-  });
-  configureNeonForLocal(endpoint);
-  const ownerUrl = endpoint.connectionString("fisioflow_owner", database);
-  const appUrl = endpoint.connectionString("fisioflow_app", database);
-  await migrate(ownerUrl, { neon: true });
+  const t = await startTestEndpoint(backend, { prefix: `fisioflow_${name}`, migrate: true });
+  const { endpoint, database, ownerUrl, appUrl } = t;
   const pool = new Pool({ connectionString: ownerUrl, max: 4 });
   const app: Sql = neon(appUrl);
   const withOwner = async <T>(fn: (c: PoolClient) => Promise<T>): Promise<T> => {
@@ -70,10 +59,9 @@ export async function startTestDb(backend: BackendName, name: string): Promise<T
     appUrl,
     app,
     async as(auth, queries) {
-      const list = queries(app);
-      const all = auth ? [authStatements(app, auth), ...list] : list;
-      const results = (await app.transaction(all as never)) as unknown[][];
-      return auth ? results.slice(1) : results;
+      // The app's own path (db/session.ts): identity first, in the same HTTP transaction.
+      if (auth) return (await withAuth(app, auth, queries)) as unknown[][];
+      return (await app.transaction(queries(app))) as unknown[][];
     },
     owner: () => pool.connect(),
     withOwner,
@@ -92,8 +80,7 @@ export async function startTestDb(backend: BackendName, name: string): Promise<T
       }),
     async close() {
       await pool.end().catch(() => {});
-      await endpoint.close().catch(() => {});
-      if (backend === "postgres") await dropDatabase(database);
+      await t.close();
     },
   };
 }

@@ -1,0 +1,47 @@
+/**
+ * The one place that sets `neonConfig` (global to @neondatabase/serverless). The worker calls it
+ * with its env on every request, the scripts and the local cloud with their settings, the tests
+ * with their endpoint: each says where queries go, and this module decides what that means for
+ * the driver's flags, so the worker, the scripts and the tests cannot drift apart.
+ */
+import { neonConfig } from "@neondatabase/serverless";
+
+export interface NeonRouting {
+  /** Where neon() posts HTTP queries (the local endpoint's /sql). Absent: Neon's own host. */
+  fetchEndpoint?: string;
+  /** host:port/path of a plain-WebSocket proxy for Pool/Client (the local endpoint's /v1). */
+  wsProxy?: string;
+  /** The WebSocket class for Pool/Client where the runtime has none to offer (Node < 22: `ws`). */
+  webSocketConstructor?: unknown;
+  /** Replaces the driver's fetch for HTTP queries (benchmark diagnostics only). */
+  fetchFunction?: unknown;
+}
+
+/**
+ * Applies `routing`; what it leaves out stays as it is. The settings are global to the driver but
+ * identical for every request of one process, so setting them again is harmless (and skipped).
+ */
+export function configureNeon(routing: NeonRouting): void {
+  if (routing.fetchEndpoint && neonConfig.fetchEndpoint !== routing.fetchEndpoint) {
+    neonConfig.fetchEndpoint = routing.fetchEndpoint;
+  }
+  if (routing.wsProxy && neonConfig.wsProxy !== routing.wsProxy) {
+    // A string wsProxy becomes ws://<wsProxy>?address=<host>:<port>; the local endpoint ignores
+    // the address. It speaks plain WebSocket and plain Postgres inside it (no TLS), and answers
+    // AuthenticationCleartextPassword like Neon's proxy, so the pipelined startup works unchanged.
+    neonConfig.wsProxy = routing.wsProxy;
+    neonConfig.useSecureWebSocket = false;
+    neonConfig.forceDisablePgSSL = true;
+    neonConfig.pipelineTLS = false;
+    neonConfig.pipelineConnect = "password";
+  }
+  if (routing.webSocketConstructor && neonConfig.webSocketConstructor !== routing.webSocketConstructor) {
+    neonConfig.webSocketConstructor = routing.webSocketConstructor as typeof neonConfig.webSocketConstructor;
+  }
+  if (routing.fetchFunction) neonConfig.fetchFunction = routing.fetchFunction;
+}
+
+/** Whether Pool/Client traffic is routed to a local proxy (set by `configureNeon`). */
+export function neonRoutedLocally(): boolean {
+  return Boolean(neonConfig.wsProxy);
+}
