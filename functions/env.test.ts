@@ -27,7 +27,7 @@ describe("parseEnv", () => {
     if (!bad.ok) expect(bad.message).not.toContain("topsecret");
   });
 
-  it("rejects pgbouncer=true, which is not a Neon parameter (plan mistake 10)", () => {
+  it("rejects pgbouncer=true, which is not a Neon parameter (the pooled host is the -pooler one)", () => {
     const r = parseEnv({ ...good, DATABASE_URL: `${good.DATABASE_URL}&pgbouncer=true` });
     expect(r.ok).toBe(false);
     if (!r.ok) expect(r.message).toContain("-pooler");

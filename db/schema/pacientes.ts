@@ -10,7 +10,7 @@ export type PacienteStatus = (typeof pacienteStatus)[number];
  * Typed mirror of `pacientes`. The table itself is hand-written SQL (db/migrations/0001_*):
  * PARTITION BY HASH (id) into 4 partitions, which drizzle-kit cannot express. Email and CPF are
  * unique across partitions through key tables in schema `private` maintained by a trigger (a
- * UNIQUE on the partitioned table would have to contain `id`, plan mistake 2).
+ * UNIQUE on the partitioned table would have to contain `id`).
  */
 export const pacientes = pgTable(
   "pacientes",

@@ -101,7 +101,9 @@ export function registerJobs(app: OpenAPIHono<AppEnv>, jobs: JobRegistry = regis
       }
       await releaseMessage(redis, name, messageId, log);
       log.error("job_failed", { error: (err as Error).name, code: (err as { code?: string }).code });
-      throw err;
+      // A 5xx, so QStash retries with backoff (and moves the message to its DLQ after the last
+      // retry). The answer names no internals: QStash records it in the DLQ and its logs.
+      return errorResponse(c, "internal_server_error", `Job ${name} failed; QStash will retry it`);
     }
   });
 }

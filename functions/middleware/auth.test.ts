@@ -1,8 +1,10 @@
 import { SignJWT } from "jose";
 import { describe, expect, it } from "vitest";
+import { IN_PROCESS_ENV, requestApp } from "../../test/harness/app";
+import { createApp } from "../app";
 import type { Env } from "../env";
 import { ApiError } from "../errors";
-import { verifyToken } from "./auth";
+import { requireAuth, verifyToken } from "./auth";
 
 const secret = "unit-test-secret-0123456789-0123456789";
 const env = { JWT_SECRET: secret, JWT_MAX_AGE: "12h" } as Env;
@@ -51,5 +53,58 @@ describe("verifyToken", () => {
       aud: "another-app",
     });
     await expect(verifyToken(otherApp, strict)).rejects.toBeInstanceOf(ApiError);
+  });
+});
+
+describe("verifyToken: token age", () => {
+  it("rejects a token issued longer ago than JWT_MAX_AGE, even though it has not expired", async () => {
+    const old = Math.floor(Date.now() / 1000) - 13 * 3600;
+    const stale = await new SignJWT({ sub, role: "admin" })
+      .setProtectedHeader({ alg: "HS256" })
+      .setIssuedAt(old)
+      .setExpirationTime(old + 24 * 3600)
+      .sign(new TextEncoder().encode(secret));
+    await expect(verifyToken(stale, env)).rejects.toSatisfy(
+      (e) => e instanceof ApiError && e.code === "unauthorized",
+    );
+    // Control: the same shape issued 11 h ago is accepted.
+    const recent = Math.floor(Date.now() / 1000) - 11 * 3600;
+    const fresh = await new SignJWT({ sub, role: "admin" })
+      .setProtectedHeader({ alg: "HS256" })
+      .setIssuedAt(recent)
+      .setExpirationTime(recent + 24 * 3600)
+      .sign(new TextEncoder().encode(secret));
+    expect((await verifyToken(fresh, env)).role).toBe("admin");
+  });
+});
+
+describe("requireAuth in the app", () => {
+  // The real app (init, error model) with one probe route behind requireAuth("admin").
+  const app = createApp();
+  app.get("/probe/admin-only", requireAuth("admin"), (c) => c.json({ user: c.get("auth")?.userId }));
+  app.get("/probe/any-role", requireAuth(), (c) => c.json({ role: c.get("auth")?.role }));
+  const call = async (path: string, role: string | null) => {
+    const headers: Record<string, string> = {};
+    if (role) {
+      const key = IN_PROCESS_ENV.JWT_SECRET!;
+      headers.authorization = `Bearer ${await token({ sub, role }, key)}`;
+    }
+    return requestApp(app, path, { headers });
+  };
+
+  it("answers 403 forbidden to a valid token of another role, 200 to the role it names", async () => {
+    const denied = await call("/probe/admin-only", "fisioterapeuta");
+    expect(denied.status).toBe(403);
+    expect((await denied.json()) as unknown).toMatchObject({ error: { code: "forbidden" } });
+    const allowed = await call("/probe/admin-only", "admin");
+    expect(allowed.status).toBe(200);
+    expect(await allowed.json()).toEqual({ user: sub });
+  });
+
+  it("lets every role through when none is named, and no token through at all", async () => {
+    expect(await (await call("/probe/any-role", "paciente")).json()).toEqual({ role: "paciente" });
+    const none = await call("/probe/any-role", null);
+    expect(none.status).toBe(401);
+    expect((await none.json()) as unknown).toMatchObject({ error: { code: "unauthorized" } });
   });
 });

@@ -1,6 +1,9 @@
 /**
- * DESIGN.md "What the plan gets wrong", items 1–6: each one shown wrong (where PostgreSQL rejects
- * the plan's form) and shown fixed, through the official driver against the local endpoint.
+ * The rules the schema must follow, each shown broken (where PostgreSQL rejects the tempting
+ * form) and shown kept, through the official driver against the local endpoint: keys on
+ * partitioned tables contain the partition key, uniqueness across hash partitions, partial
+ * indexes on real columns, indexes created on partitioned parents, RLS that the app cannot
+ * escape, and an audit log only admins read.
  */
 import type { PoolClient } from "@neondatabase/serverless";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -23,7 +26,7 @@ async function rejects(c: PoolClient, sql: string): Promise<{ code?: string; mes
   }
 }
 
-describe.each(backends)("plan mistakes fixed on $name", ({ name, skip }) => {
+describe.each(backends)("schema rules on $name", ({ name, skip }) => {
   let db: TestDb;
   let fx: Fixture;
   let c: PoolClient;
@@ -39,7 +42,7 @@ describe.each(backends)("plan mistakes fixed on $name", ({ name, skip }) => {
   });
 
   it.skipIf(skip)(
-    "1: the plan's consultas PRIMARY KEY (id) is rejected; ours contains the partition key",
+    "a key on partitioned consultas contains data_consulta: PRIMARY KEY (id) is rejected, id stays unique",
     async () => {
       const err = await rejects(
         c,
@@ -72,7 +75,7 @@ describe.each(backends)("plan mistakes fixed on $name", ({ name, skip }) => {
   );
 
   it.skipIf(skip)(
-    "2: the plan's pacientes email UNIQUE is rejected; email/CPF stay unique across hash partitions",
+    "email and CPF are unique across pacientes' hash partitions: a plain UNIQUE (email) is rejected",
     async () => {
       const err = await rejects(
         c,
@@ -135,7 +138,7 @@ describe.each(backends)("plan mistakes fixed on $name", ({ name, skip }) => {
   );
 
   it.skipIf(skip)(
-    "3: pacientes has status, and the partial index on active pacientes exists on every partition",
+    "the partial index on active pacientes is on a real status column, on every partition",
     async () => {
       const col = await c.query(
         `SELECT column_default FROM information_schema.columns
@@ -153,7 +156,7 @@ describe.each(backends)("plan mistakes fixed on $name", ({ name, skip }) => {
   );
 
   it.skipIf(skip)(
-    "4: CREATE INDEX CONCURRENTLY on a partitioned table is rejected; a parent index cascades",
+    "indexes are created on partitioned parents (CONCURRENTLY is rejected there) and cascade",
     async () => {
       const err = await c
         .query("CREATE INDEX CONCURRENTLY plan_idx ON public.consultas (status)")
@@ -187,48 +190,53 @@ describe.each(backends)("plan mistakes fixed on $name", ({ name, skip }) => {
     },
   );
 
-  it.skipIf(skip)("5: identity via settings, FORCE RLS, and an app role that owns nothing", async () => {
-    const forced = await c.query(
-      `SELECT c.oid::regclass::text AS t, c.relrowsecurity AS rls, c.relforcerowsecurity AS force
+  it.skipIf(skip)(
+    "RLS reads the per-transaction identity, is forced, and the app role owns nothing",
+    async () => {
+      const forced = await c.query(
+        `SELECT c.oid::regclass::text AS t, c.relrowsecurity AS rls, c.relforcerowsecurity AS force
          FROM pg_class c WHERE c.oid IN (SELECT polrelid FROM pg_policy)`,
-    );
-    expect(forced.rows.length).toBeGreaterThanOrEqual(8);
-    for (const r of forced.rows) expect([r.t, r.rls, r.force]).toEqual([r.t, true, true]);
-    const auth = await c.query(
-      `SELECT count(*)::int AS n FROM pg_policies WHERE coalesce(qual, '') || coalesce(with_check, '') LIKE '%auth.%'`,
-    );
-    expect(auth.rows[0].n).toBe(0);
-    const owned = await c.query(
-      `SELECT count(*)::int AS n FROM pg_class WHERE relowner = (SELECT oid FROM pg_roles WHERE rolname = 'fisioflow_app')`,
-    );
-    expect(owned.rows[0].n).toBe(0);
-    const role = await c.query("SELECT rolsuper, rolbypassrls FROM pg_roles WHERE rolname = 'fisioflow_app'");
-    expect(role.rows[0]).toEqual({ rolsuper: false, rolbypassrls: false });
+      );
+      expect(forced.rows.length).toBeGreaterThanOrEqual(8);
+      for (const r of forced.rows) expect([r.t, r.rls, r.force]).toEqual([r.t, true, true]);
+      const auth = await c.query(
+        `SELECT count(*)::int AS n FROM pg_policies WHERE coalesce(qual, '') || coalesce(with_check, '') LIKE '%auth.%'`,
+      );
+      expect(auth.rows[0].n).toBe(0);
+      const owned = await c.query(
+        `SELECT count(*)::int AS n FROM pg_class WHERE relowner = (SELECT oid FROM pg_roles WHERE rolname = 'fisioflow_app')`,
+      );
+      expect(owned.rows[0].n).toBe(0);
+      const role = await c.query(
+        "SELECT rolsuper, rolbypassrls FROM pg_roles WHERE rolname = 'fisioflow_app'",
+      );
+      expect(role.rows[0]).toEqual({ rolsuper: false, rolbypassrls: false });
 
-    // Rows exist, yet: the app role with no identity sees none…
-    const [none] = await db.as(null, (sql) => [sql`SELECT count(*)::int AS n FROM pacientes`]);
-    expect(none).toEqual([{ n: 0 }]);
-    // …claiming the owner's 'system' identity gives the app role nothing…
-    const [sys] = await db
-      .as(null, (sql) => [
-        sql`SELECT set_config('app.role', 'system', true)`,
-        sql`SELECT count(*)::int AS n FROM pacientes`,
-      ])
-      .then((r) => r.slice(1));
-    expect(sys).toEqual([{ n: 0 }]);
-    // …and FORCE applies to the owner too, until it declares its maintenance identity.
-    const owner = await c.query("SELECT count(*)::int AS n FROM pacientes");
-    expect(owner.rows[0].n).toBe(0);
-    const asSystem = await db.system((s) => s.query("SELECT count(*)::int AS n FROM pacientes"));
-    expect(asSystem.rows[0].n).toBeGreaterThanOrEqual(2);
-    // The app role cannot reach a partition directly (which would skip the parent's policies).
-    const direct = await db
-      .as({ userId: fx.fisioA, role: "admin" }, (sql) => [sql`SELECT * FROM pacientes_p0`])
-      .catch((e) => e);
-    expect(direct.code).toBe("42501");
-  });
+      // Rows exist, yet: the app role with no identity sees none…
+      const [none] = await db.as(null, (sql) => [sql`SELECT count(*)::int AS n FROM pacientes`]);
+      expect(none).toEqual([{ n: 0 }]);
+      // …claiming the owner's 'system' identity gives the app role nothing…
+      const [sys] = await db
+        .as(null, (sql) => [
+          sql`SELECT set_config('app.role', 'system', true)`,
+          sql`SELECT count(*)::int AS n FROM pacientes`,
+        ])
+        .then((r) => r.slice(1));
+      expect(sys).toEqual([{ n: 0 }]);
+      // …and FORCE applies to the owner too, until it declares its maintenance identity.
+      const owner = await c.query("SELECT count(*)::int AS n FROM pacientes");
+      expect(owner.rows[0].n).toBe(0);
+      const asSystem = await db.system((s) => s.query("SELECT count(*)::int AS n FROM pacientes"));
+      expect(asSystem.rows[0].n).toBeGreaterThanOrEqual(2);
+      // The app role cannot reach a partition directly (which would skip the parent's policies).
+      const direct = await db
+        .as({ userId: fx.fisioA, role: "admin" }, (sql) => [sql`SELECT * FROM pacientes_p0`])
+        .catch((e) => e);
+      expect(direct.code).toBe("42501");
+    },
+  );
 
-  it.skipIf(skip)("6: audit rows are readable by admins only and writable by no one directly", async () => {
+  it.skipIf(skip)("audit rows are readable by admins only and writable by no one directly", async () => {
     await db.as({ userId: fx.fisioA, role: "fisioterapeuta" }, (sql) => [
       sql`UPDATE pacientes SET telefone = '(11) 90000-0000' WHERE id = ${fx.pacA}`,
     ]);
