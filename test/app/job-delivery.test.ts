@@ -25,6 +25,7 @@ function record(name: string, retried: number) {
   runs[name] = [...(runs[name] ?? []), retried];
 }
 const payload = z.object({}).strict();
+const echoed: string[] = [];
 
 const testJobs = {
   // Fails on the first delivery with an error a retry can fix, then succeeds.
@@ -54,6 +55,38 @@ const testJobs = {
     async run(ctx) {
       record("broken", ctx.retried);
       throw new Error("still down");
+    },
+  }),
+  // Publishes a follow-up to `echo` through the context's publisher, twice with one dedup id.
+  relay: defineJob({
+    name: "relay",
+    description: "publishes follow-up work",
+    payload,
+    async run(ctx) {
+      if (!ctx.publisher) throw new PermanentJobError("no publisher");
+      const ids = [];
+      for (let i = 0; i < 2; i++) {
+        ids.push(
+          (
+            await ctx.publisher.publish(
+              "echo",
+              { from: ctx.messageId },
+              { deduplicationId: `relay-${ctx.messageId}` },
+            )
+          ).messageId,
+        );
+      }
+      return { status: "done", ids };
+    },
+  }),
+  echo: defineJob({
+    name: "echo",
+    description: "records the follow-up it got",
+    payload: z.object({ from: z.string() }).strict(),
+    async run(ctx, body) {
+      record("echo", ctx.retried);
+      echoed.push(body.from);
+      return { status: "done" };
     },
   }),
   slow: defineJob({
@@ -145,6 +178,13 @@ describe("job delivery through QStash to the app in process", () => {
     expect(body.error.code).toBe("internal_server_error");
     // The answer names no internals: not the error's message.
     expect(messages[0]!.responseBody).not.toContain("still down");
+  });
+
+  it("a job's follow-up message reaches our own job URL once, deduplicated by its id", async () => {
+    const { messageId } = await client.publishJSON({ url: url("relay"), body: {} });
+    await qstash.idle(10_000);
+    expect(echoed).toEqual([messageId]);
+    expect(runs.echo).toEqual([0]);
   });
 
   it("four concurrent deliveries of one message id run the job once; the others are told busy", async () => {
