@@ -9,6 +9,8 @@ export interface EngineOptions {
   /** First retry waits this long; each next one twice as long (capped at a day). */
   retryBaseDelayMs: number;
   now: () => number;
+  /** The wall clock the Upstash-Signature's iat/nbf/exp are taken from. */
+  signatureNow: () => number;
   log: (line: string) => void;
 }
 
@@ -204,7 +206,12 @@ export class QStashEngine {
         ...spec.header,
         "Upstash-Message-Id": message.messageId,
         "Upstash-Retried": String(message.retried),
-        "Upstash-Signature": await signDelivery(this.options.currentSigningKey, message.url, body),
+        "Upstash-Signature": await signDelivery(
+          this.options.currentSigningKey,
+          message.url,
+          body,
+          this.options.signatureNow(),
+        ),
         "User-Agent": "Upstash-QStash",
       };
       if (message.scheduleId !== undefined) headers["Upstash-Schedule-Id"] = message.scheduleId;

@@ -13,7 +13,9 @@ export interface QStashOptions {
   port?: number;
   hostname?: string;
   token?: string;
+  /** Deliveries are signed with this key (default: the dev credentials' current key). */
   currentSigningKey?: string;
+  /** Served by GET /v2/keys; never signs (default: the dev credentials' next key). */
   nextSigningKey?: string;
   /** Wait before the first retry; each next retry waits twice as long (capped at a day).
    * Default 12 s, about QStash's first retry (it grows by e^2.5 per retry, we by 2). */
@@ -21,9 +23,12 @@ export interface QStashOptions {
   /** How often due messages and schedules are looked at (default 100 ms). */
   tickMs?: number;
   log?: (line: string) => void;
-  /** The clock for delays, retries and schedules (not for JWT timestamps, which receivers check
-   * against their own wall clock). Tests pass a movable clock and call `tick()`. */
+  /** The clock for delays, retries and schedules (not for JWT timestamps, see `signatureNow`).
+   * Tests pass a movable clock and call `tick()`. */
   now?: () => number;
+  /** The wall clock for the Upstash-Signature JWT's iat/nbf/exp (default Date.now). Only tests
+   * that want a signature dated in the past (an expired one) change it. */
+  signatureNow?: () => number;
 }
 
 export interface QStashEmulator {
@@ -46,6 +51,7 @@ export async function startQStash(opts: QStashOptions = {}): Promise<QStashEmula
     currentSigningKey,
     retryBaseDelayMs: opts.retryBaseDelayMs ?? 12_000,
     now: opts.now ?? Date.now,
+    signatureNow: opts.signatureNow ?? Date.now,
     log: opts.log ?? (() => {}),
   });
   const schedules = new ScheduleStore(engine);

@@ -7,7 +7,7 @@ import { createHash } from "node:crypto";
 import { createServer, type IncomingHttpHeaders, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { Client, QstashError, Receiver, SignatureError } from "@upstash/qstash";
-import { SignJWT } from "jose";
+import { decodeJwt, decodeProtectedHeader } from "jose";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { QSTASH_DEV_CREDENTIALS, type QStashEmulator, startQStash } from "../../dev/qstash";
 
@@ -480,6 +480,25 @@ describe("schedules", () => {
     await client.schedules.delete("upsert-me");
   });
 
+  it("upserting a paused schedule replaces it with an active one (the old one is discarded)", async () => {
+    const scheduleId = "upsert-paused";
+    const path = "/upsert-paused";
+    const create = (cron: string) =>
+      client.schedules.create({ destination: `${destinationUrl}${path}`, cron, scheduleId });
+    await create("0 3 * * *");
+    await client.schedules.pause({ schedule: scheduleId });
+    expect((await client.schedules.get(scheduleId)).isPaused).toBe(true);
+
+    await expect(create("* * * * *")).resolves.toEqual({ scheduleId });
+    const schedule = await client.schedules.get(scheduleId);
+    expect(schedule).toMatchObject({ scheduleId, cron: "* * * * *", isPaused: false });
+    expect((await client.schedules.list()).filter((s) => s.scheduleId === scheduleId)).toHaveLength(1);
+    // Active, not just reported so: it fires.
+    await nextMinute();
+    expect(deliveriesTo(path).map((d) => d.headers["upstash-schedule-id"])).toEqual([scheduleId]);
+    await client.schedules.delete(scheduleId);
+  });
+
   it("rejects an invalid cron with 400", async () => {
     const error = await client.schedules
       .create({ destination: `${destinationUrl}/x`, cron: "every minute" })
@@ -491,39 +510,44 @@ describe("schedules", () => {
 describe("Receiver against the emulator's signatures", () => {
   let signature: string;
   let body: string;
-  const path = "/verify-me";
+  let publishedAt: number;
+  let deliveredAt: number;
+  const path = "/verify-me?via=emulator";
+  const url = () => `${destinationUrl}${path}`;
+  /** A key neither the emulator nor `receiver` knows. */
+  const unrelatedKey = "sig_3Qv8TnUuYw2ZkRb9LcXe4Hs6PdMa";
 
   beforeAll(async () => {
-    await client.publishJSON({ url: `${destinationUrl}${path}`, body: { hello: "world" } });
+    publishedAt = Date.now();
+    await client.publishJSON({ url: url(), body: { hello: "world" } });
     await emulator.idle();
+    deliveredAt = Date.now();
     const [delivery] = deliveriesTo(path);
     signature = String(delivery!.headers["upstash-signature"]);
     body = delivery!.body;
   });
 
-  const sign = (key: string, claims: { exp?: number; body?: string } = {}) => {
-    const now = Math.floor(Date.now() / 1000);
-    const hash = createHash("sha256")
-      .update(claims.body ?? body)
-      .digest("base64url");
-    return new SignJWT({ body: hash })
-      .setProtectedHeader({ alg: "HS256", typ: "JWT" })
-      .setIssuer("Upstash")
-      .setSubject(`${destinationUrl}${path}`)
-      .setIssuedAt(now - 600)
-      .setNotBefore(now - 600)
-      .setExpirationTime(claims.exp ?? now + 300)
-      .setJti("jwt_test")
-      .sign(new TextEncoder().encode(key));
-  };
+  /** Publishes through `qstash` to `at` and returns the one delivery the destination saw there. */
+  async function deliverVia(qstash: QStashEmulator, at: string): Promise<Delivery> {
+    await new Client({ baseUrl: qstash.url, token: qstash.token }).publishJSON({
+      url: `${destinationUrl}${at}`,
+      body: { hello: "world" },
+    });
+    await qstash.idle();
+    const [delivery, ...more] = deliveriesTo(at);
+    expect(more).toHaveLength(0);
+    return delivery!;
+  }
+
+  const signatureOf = (delivery: Delivery) => String(delivery.headers["upstash-signature"]);
 
   it("accepts the delivery as sent", async () => {
-    await expect(receiver.verify({ signature, body, url: `${destinationUrl}${path}` })).resolves.toBe(true);
+    await expect(receiver.verify({ signature, body, url: url() })).resolves.toBe(true);
   });
 
   it("rejects a tampered body", async () => {
     await expect(
-      receiver.verify({ signature, body: body.replace("world", "w0rld"), url: `${destinationUrl}${path}` }),
+      receiver.verify({ signature, body: body.replace("world", "w0rld"), url: url() }),
     ).rejects.toThrow(/body hash does not match/);
   });
 
@@ -533,30 +557,117 @@ describe("Receiver against the emulator's signatures", () => {
     );
   });
 
-  it("rejects an expired token", async () => {
-    const key = QSTASH_DEV_CREDENTIALS.currentSigningKey;
-    const request = { body, url: `${destinationUrl}${path}` };
-    // Control: the same token, not expired, verifies.
-    await expect(receiver.verify({ ...request, signature: await sign(key) })).resolves.toBe(true);
-    const expired = await sign(key, { exp: Math.floor(Date.now() / 1000) - 60 });
-    await expect(receiver.verify({ ...request, signature: expired })).rejects.toThrow(SignatureError);
-    // Receiver reports the error of its last try (the next key); with both keys equal it names exp.
-    const sameKeys = new Receiver({ currentSigningKey: key, nextSigningKey: key });
-    await expect(sameKeys.verify({ ...request, signature: expired })).rejects.toThrow(/"exp" claim/);
+  it("rejects a delivery the emulator signed an hour ago, and verifies one it signs now", async () => {
+    let signedAgoMs = 3_600_000;
+    const past = await startQStash({ port: 0, tickMs: 10, signatureNow: () => Date.now() - signedAgoMs });
+    try {
+      const stale = await deliverVia(past, "/expired/stale");
+      const expired = {
+        signature: signatureOf(stale),
+        body: stale.body,
+        url: `${destinationUrl}/expired/stale`,
+      };
+      expect(decodeJwt(expired.signature).exp).toBeLessThan(Date.now() / 1000 - 3000);
+      await expect(receiver.verify(expired)).rejects.toThrow(SignatureError);
+      // Receiver reports the error of its last try (the next key); with both keys equal it names exp.
+      const key = QSTASH_DEV_CREDENTIALS.currentSigningKey;
+      const sameKeys = new Receiver({ currentSigningKey: key, nextSigningKey: key });
+      await expect(sameKeys.verify(expired)).rejects.toThrow(/"exp" claim/);
+
+      // Control: the same emulator, signing at the real time, verifies.
+      signedAgoMs = 0;
+      const fresh = await deliverVia(past, "/expired/fresh");
+      expect(fresh.verified).toBe(true);
+      await expect(
+        sameKeys.verify({
+          signature: signatureOf(fresh),
+          body: fresh.body,
+          url: `${destinationUrl}/expired/fresh`,
+        }),
+      ).resolves.toBe(true);
+    } finally {
+      await past.close();
+    }
   });
 
-  it("rejects a token signed with a foreign key", async () => {
-    const forged = await sign("sig_someoneElsesKey000000000000");
-    await expect(
-      receiver.verify({ signature: forged, body, url: `${destinationUrl}${path}` }),
-    ).rejects.toThrow(/signature verification failed/);
+  it("rejects a delivery from an emulator whose signing keys are not the Receiver's", async () => {
+    const foreignKeys = {
+      currentSigningKey: "sig_Fx9aQ2wLr7TmZc4VbN8yKd3PeHs5",
+      nextSigningKey: "sig_Gt6uJ1oXq8WnYe2MaR5zLc7BvDk4",
+    };
+    const foreign = await startQStash({ port: 0, tickMs: 10, ...foreignKeys });
+    try {
+      expect(foreign).toMatchObject(foreignKeys);
+      const delivery = await deliverVia(foreign, "/foreign");
+      const request = {
+        signature: signatureOf(delivery),
+        body: delivery.body,
+        url: `${destinationUrl}/foreign`,
+      };
+      await expect(receiver.verify(request)).rejects.toThrow(/signature verification failed/);
+      // Control: it is signed with the configured key, which verifies it.
+      await expect(new Receiver(foreignKeys).verify(request)).resolves.toBe(true);
+    } finally {
+      await foreign.close();
+    }
   });
 
-  it("accepts a token signed with the next key (key rotation)", async () => {
-    const rotated = await sign(QSTASH_DEV_CREDENTIALS.nextSigningKey);
-    await expect(
-      receiver.verify({ signature: rotated, body, url: `${destinationUrl}${path}` }),
-    ).resolves.toBe(true);
+  it("signs with the current signing key, not the next one (key rotation)", async () => {
+    // A receiver that has the current key and any next key accepts ...
+    const current = new Receiver({
+      currentSigningKey: emulator.currentSigningKey,
+      nextSigningKey: unrelatedKey,
+    });
+    await expect(current.verify({ signature, body, url: url() })).resolves.toBe(true);
+    // ... one that only knows the next key does not.
+    const nextOnly = new Receiver({
+      currentSigningKey: emulator.nextSigningKey,
+      nextSigningKey: emulator.nextSigningKey,
+    });
+    await expect(nextOnly.verify({ signature, body, url: url() })).rejects.toThrow(
+      /signature verification failed/,
+    );
+  });
+
+  it("puts QStash's header and claims in the JWT", async () => {
+    expect(decodeProtectedHeader(signature)).toEqual({ alg: "HS256", typ: "JWT" });
+    const claims = decodeJwt(signature);
+    expect(Object.keys(claims).sort()).toEqual(["body", "exp", "iat", "iss", "jti", "nbf", "sub"]);
+    expect(claims.iss).toBe("Upstash");
+    expect(claims.sub).toBe(url());
+    // base64url SHA-256 of the raw body, padded as QStash writes it (its docs' example ends in "=").
+    const hash = createHash("sha256").update(body).digest("base64").replaceAll("+", "-").replaceAll("/", "_");
+    expect(claims.body).toBe(hash);
+    expect(claims.iat).toBeGreaterThanOrEqual(Math.floor(publishedAt / 1000));
+    expect(claims.iat).toBeLessThanOrEqual(Math.ceil(deliveredAt / 1000));
+    expect(claims.nbf).toBe(claims.iat);
+    // QStash's JWTs live 5 minutes.
+    expect(claims.exp! - claims.iat!).toBe(5 * 60);
+    expect(claims.jti).toMatch(/^jwt_\w+$/);
+  });
+
+  it("gives each delivery its own jti", async () => {
+    await client.publishJSON({ url: url(), body: { hello: "world" } });
+    await emulator.idle();
+    const [first, second] = deliveriesTo(path);
+    expect(second!.body).toBe(first!.body);
+    expect(second!.verified).toBe(true);
+    expect(decodeJwt(signatureOf(second!)).jti).not.toBe(decodeJwt(signatureOf(first!)).jti);
+  });
+
+  it("signs a retried delivery afresh, with a new jti", async () => {
+    failuresLeft.set("/verify-retried", 1);
+    await client.publishJSON({ url: `${destinationUrl}/verify-retried`, body: { hello: "again" } });
+    await emulator.idle();
+    const attempts = deliveriesTo("/verify-retried");
+    expect(attempts.map((attempt) => attempt.headers["upstash-retried"])).toEqual(["0", "1"]);
+    expect(attempts.every((attempt) => attempt.verified === true)).toBe(true);
+    const [first, retry] = attempts.map(signatureOf);
+    expect(retry).not.toBe(first);
+    const [firstClaims, retryClaims] = [decodeJwt(first!), decodeJwt(retry!)];
+    expect(retryClaims.jti).not.toBe(firstClaims.jti);
+    expect(retryClaims.iat).toBeGreaterThanOrEqual(firstClaims.iat!);
+    expect(retryClaims).toMatchObject({ sub: firstClaims.sub, body: firstClaims.body });
   });
 });
 
