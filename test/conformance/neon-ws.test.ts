@@ -2,7 +2,7 @@
  * The local Neon endpoint's WebSocket /v1 tunnel, driven only by @neondatabase/serverless 1.2.0's
  * Pool and Client (pipelined startup, as the driver does by default) — on PGlite and PostgreSQL.
  */
-import { Client, Pool } from "@neondatabase/serverless";
+import { Client, neon, Pool } from "@neondatabase/serverless";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { testBackends } from "../harness/backends";
 import { startTestEndpoint, type TestEndpoint } from "../harness/endpoint";
@@ -120,6 +120,76 @@ for (const { name, skip } of backends) {
       const { rows } = await pool.query("select id from notes where id = 20");
       expect(rows).toEqual([]);
     });
+
+    // The next client must not inherit a disconnected client's session settings. On postgres each
+    // WebSocket has its own backend connection; on PGlite the one shared session must be reset.
+    const settingsSql =
+      "select coalesce(current_setting('app.role', true), '') as app_role, current_setting('statement_timeout') as st";
+    const settingsOf = async (c: Client) =>
+      (await c.query(settingsSql)).rows[0] as { app_role: string; st: string };
+    const leaveWith = ["client.end()", "pool release(destroy)", "abrupt socket close"] as const;
+    const setBy = ["SET", "set_config"] as const;
+    for (const role of ["fisioflow_app", "fisioflow_owner"] as const)
+      for (const how of leaveWith)
+        for (const via of setBy)
+          it(`resets session settings when ${role} disconnects by ${how} (set with ${via})`, async () => {
+            const url = t.endpoint.connectionString(role);
+            const fresh = new Client(url);
+            await fresh.connect();
+            const baseline = await settingsOf(fresh).finally(() => fresh.end());
+            expect(baseline).toEqual({ app_role: "", st: expect.any(String) });
+            expect(baseline.st).not.toBe("1234ms");
+
+            const p = new Pool({ connectionString: url, max: 1 });
+            p.on("error", () => {});
+            let c1: Client;
+            let leave: () => Promise<void>;
+            if (how === "pool release(destroy)") {
+              const pc = await p.connect();
+              c1 = pc as unknown as Client;
+              leave = async () => pc.release(true);
+            } else {
+              const c = new Client(url);
+              c.on("error", () => {});
+              await c.connect();
+              c1 = c;
+              leave =
+                how === "client.end()"
+                  ? () => c.end()
+                  : async () => {
+                      // No Terminate, no close frame: the TCP connection just drops.
+                      const stream = (
+                        c as unknown as { connection: { stream: { ws: { terminate(): void } } } }
+                      ).connection.stream;
+                      stream.ws.terminate();
+                      // Give the endpoint a moment to notice the dropped socket.
+                      await new Promise((resolve) => setTimeout(resolve, 50));
+                    };
+            }
+            if (via === "SET") await c1.query("SET app.role = 'admin'");
+            else await c1.query("select set_config('app.role', 'admin', false)");
+            await c1.query("SET statement_timeout = '1234ms'");
+            expect(await settingsOf(c1)).toEqual({ app_role: "admin", st: "1234ms" });
+            await leave();
+            // Pool.end() waits for its clients to be removed, which release(true) has done.
+            await p.end();
+
+            for (const next of ["fisioflow_app", "fisioflow_owner"]) {
+              const c2 = new Client(t.endpoint.connectionString(next));
+              await c2.connect();
+              try {
+                expect(await settingsOf(c2), `${next} after ${role}`).toEqual({
+                  app_role: "",
+                  st: baseline.st,
+                });
+              } finally {
+                await c2.end();
+              }
+            }
+            // An HTTP request runs in the same PGlite session too.
+            const [viaHttp] = await neon(url).query(settingsSql);
+            expect(viaHttp).toEqual({ app_role: "", st: baseline.st });
+          });
 
     it("connects the app role as itself", async () => {
       const c = new Client(t.endpoint.connectionString("fisioflow_app"));

@@ -142,6 +142,29 @@ const SCRIPT: string[][] = [
 /** A fresh key prefix per run; the real db is never flushed here. */
 const run = `diff-${process.pid}-${Date.now()}`;
 
+/**
+ * Key names get a prefix so runs (and encodings, and paths) do not share state; only the first
+ * argument is a key in almost every command, and the exceptions use keys that stay absent.
+ */
+const keyed = (c: string[], prefix: string) =>
+  ["ping", "echo", "script", "evalsha", "frobnicate"].includes(c[0]!.toLowerCase())
+    ? c
+    : c[0] === "mset" || c[0] === "mget" || c[0] === "del" || c[0] === "rename"
+      ? [c[0], ...c.slice(1).map((a, i) => (c[0] === "mset" && i % 2 === 1 ? a : prefix + a))]
+      : c[0] === "keys"
+        ? [c[0], prefix + c[1]!]
+        : [c[0]!, prefix + c[1]!, ...c.slice(2)].filter((x) => x !== `${prefix}undefined`);
+
+/** Commands of SCRIPT that Redis refuses when they are queued in MULTI (wrong arity, unknown). */
+const QUEUE_TIME_ERRORS: string[][] = [
+  ["mset", "m1"],
+  ["hset", "h", "a"],
+  ["get", "a", "b"],
+  ["frobnicate", "x", "y"],
+];
+const queueErrors = new Set(QUEUE_TIME_ERRORS.map((c) => JSON.stringify(c)));
+const queuesCleanly = (c: string[]) => !queueErrors.has(JSON.stringify(c));
+
 describe.skipIf(skip)("embedded store matches redis-server", () => {
   let pair: EmulatorPair;
   // A logical db of its own: the main conformance suite flushes its db and may run in parallel.
@@ -154,31 +177,68 @@ describe.skipIf(skip)("embedded store matches redis-server", () => {
 
   it.each([true, false])("one command at a time (base64 %s)", async (base64) => {
     const prefix = `${run}${base64 ? "b" : "r"}:`;
-    // Key names get a prefix so the two encodings do not share state; only the first argument is
-    // a key in almost every command, and the exceptions use keys that stay absent.
-    const keyed = (c: string[]) =>
-      ["ping", "echo", "script", "evalsha", "frobnicate"].includes(c[0]!.toLowerCase())
-        ? c
-        : c[0] === "mset" || c[0] === "mget" || c[0] === "del" || c[0] === "rename"
-          ? [c[0], ...c.slice(1).map((a, i) => (c[0] === "mset" && i % 2 === 1 ? a : prefix + a))]
-          : c[0] === "keys"
-            ? [c[0], prefix + c[1]!]
-            : [c[0]!, prefix + c[1]!, ...c.slice(2)].filter((x) => x !== `${prefix}undefined`);
     for (const cmd of SCRIPT) {
-      const c = keyed(cmd);
+      const c = keyed(cmd, prefix);
       const [m, r] = [await ask(pair.memory, "/", c, base64), await ask(pair.real, "/", c, base64)];
       expect({ cmd: c, ...m }).toEqual({ cmd: c, ...r });
     }
   });
 
+  /** Runs `cmds` on both stores through `path` and compares the answers command by command. */
+  async function compareBatch(path: "/pipeline" | "/multi-exec", cmds: string[][]) {
+    const [m, r] = [await ask(pair.memory, path, cmds, true), await ask(pair.real, path, cmds, true)];
+    // One answer per command, not a transaction-level error such as EXECABORT.
+    expect(r.status, path).toBe(200);
+    expect(r.body, path).toHaveLength(cmds.length);
+    const perCommand = (a: { status: number; body: unknown }) =>
+      Array.isArray(a.body) ? cmds.map((cmd, i) => ({ cmd, ...(a.body as object[])[i] })) : a.body;
+    expect({ status: m.status, body: perCommand(m) }).toEqual({ status: r.status, body: perCommand(r) });
+    // Runtime errors (syntax, not an integer, WRONGTYPE, ...) leave the other commands running.
+    expect(
+      (r.body as { error?: string }[]).some((a) => a.error),
+      path,
+    ).toBe(true);
+  }
+
   it("pipeline and multi-exec answers match", async () => {
-    // Keys of this batch are prefixed too (first argument; the batch has no multi-key commands).
-    const batch = SCRIPT.slice(0, 60)
-      .filter((c) => !["mset", "mget"].includes(c[0]!))
-      .map((c) => [c[0]!, `${run}p:${c[1]}`, ...c.slice(2)]);
-    for (const path of ["/pipeline", "/multi-exec"]) {
-      const [m, r] = [await ask(pair.memory, path, batch, true), await ask(pair.real, path, batch, true)];
-      expect(m).toEqual(r);
+    // Redis refuses a command with the wrong arity (or an unknown one) when it is queued, and EXEC
+    // then discards the whole transaction: such commands stay out of the MULTI/EXEC batch.
+    const batch = SCRIPT.slice(0, 60).filter((c) => !["mset", "mget"].includes(c[0]!));
+    await compareBatch(
+      "/pipeline",
+      batch.map((c) => keyed(c, `${run}p:`)),
+    );
+    await compareBatch(
+      "/multi-exec",
+      batch.filter(queuesCleanly).map((c) => keyed(c, `${run}m:`)),
+    );
+  });
+
+  it("the whole script in one MULTI/EXEC", async () => {
+    await compareBatch(
+      "/multi-exec",
+      SCRIPT.filter(queuesCleanly).map((c) => keyed(c, `${run}M:`)),
+    );
+  });
+
+  it("multi-exec with a command refused when queued is discarded as a whole (EXECABORT)", async () => {
+    const k = `${run}abort:`;
+    for (const bad of QUEUE_TIME_ERRORS) {
+      const cmds = [["set", "s", "1"], bad, ["incr", "n"]].map((c) => keyed(c, k));
+      const [m, r] = [
+        await ask(pair.memory, "/multi-exec", cmds, false),
+        await ask(pair.real, "/multi-exec", cmds, false),
+      ];
+      expect({ bad, ...m }).toEqual({ bad, ...r });
+      expect(r, JSON.stringify(bad)).toMatchObject({
+        status: 400,
+        body: { error: expect.stringMatching(/^EXECABORT/) },
+      });
+      // Nothing ran.
+      for (const emu of [pair.memory, pair.real])
+        expect((await ask(emu, "/", ["mget", `${k}s`, `${k}n`], false)).body).toEqual({
+          result: [null, null],
+        });
     }
   });
 });

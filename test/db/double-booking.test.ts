@@ -113,17 +113,21 @@ describe.each(backends)("double booking on $name", ({ name, skip }) => {
       expect(moved).toEqual([{ part: "consultas_y2030m04" }]);
       await book("2030-03-20T10:00:00Z");
       expect(isSlotTaken(await book("2030-04-20T11:30:00Z").catch((e) => e))).toBe(true);
-      // Lengthening into the neighbour is an overlap too.
-      const err2 = await db
-        .as(fisio, (sql) => [sql`UPDATE consultas SET duracao_min = 90 WHERE id = ${moving}`])
-        .catch((e) => e);
-      expect(isSlotTaken(err2)).toBe(false); // 11:00–12:30 touches nothing booked
+      // Lengthening into free time is fine: 11:00–12:30 touches nothing booked.
+      const [lengthened] = await db.as(fisio, (sql) => [
+        sql`UPDATE consultas SET duracao_min = 90 WHERE id = ${moving}
+            RETURNING id, duracao_min, tableoid::regclass::text AS part`,
+      ]);
+      expect(lengthened).toEqual([{ id: moving, duracao_min: 90, part: "consultas_y2030m04" }]);
+      // The ledger follows the new length: 12:00 is inside 11:00–12:30 now.
+      expect(isSlotTaken(await book("2030-04-20T12:00:00Z").catch((e) => e))).toBe(true);
+      // Moving it earlier: 09:30–11:00 (its new length) overlaps the neighbour at 10:00–11:00.
       const err3 = await db
         .as(fisio, (sql) => [
           sql`UPDATE consultas SET data_consulta = '2030-04-20T09:30:00Z' WHERE id = ${moving}`,
         ])
         .catch((e) => e);
-      expect(isSlotTaken(err3)).toBe(true); // 09:30–11:00 overlaps 10:00–11:00
+      expect(isSlotTaken(err3)).toBe(true);
     },
   );
 });

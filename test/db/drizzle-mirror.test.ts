@@ -3,7 +3,7 @@
  * through drizzle neon-http as the app role, with the identity statement first in db.batch.
  */
 import { neon } from "@neondatabase/serverless";
-import { eq } from "drizzle-orm";
+import { and, eq } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/neon-http";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { isSlotTaken } from "../../db/errors";
@@ -37,24 +37,139 @@ describe.each(backends)("drizzle mirror on $name", ({ name, skip }) => {
     await db?.close();
   });
 
-  it.skipIf(skip)("selects every declared column of every table", async () => {
+  it.skipIf(skip)("selects every declared column of every table, with the mapped types", async () => {
+    // One row per table, written as the owner's system identity for fisioterapeuta B / paciente B
+    // (the next test counts fisioterapeuta A's consultas), then the analytics refresh over its day.
+    const ids = {
+      consulta: crypto.randomUUID(),
+      prontuario: crypto.randomUUID(),
+      exercicio: crypto.randomUUID(),
+      prescricao: crypto.randomUUID(),
+    };
+    const start = new Date("2031-05-06T14:00:00Z");
+    const refreshed = await db.system(async (c) => {
+      await c.query(
+        `INSERT INTO consultas (id, paciente_id, fisioterapeuta_id, data_consulta, duracao_min, status, observacoes)
+         VALUES ($1, $2, $3, $4, 45, 'realizada', 'Primeira avaliação')`,
+        [ids.consulta, fx.pacB, fx.fisioB, start.toISOString()],
+      );
+      await c.query(
+        `INSERT INTO prontuarios (id, paciente_id, fisioterapeuta_id, consulta_id, conteudo)
+         VALUES ($1, $2, $3, $4, 'Dor lombar, melhora com alongamento')`,
+        [ids.prontuario, fx.pacB, fx.fisioB, ids.consulta],
+      );
+      await c.query(
+        `INSERT INTO exercicios (id, nome, descricao, categoria)
+         VALUES ($1, 'Prancha frontal', 'Apoio nos antebraços', 'fortalecimento')`,
+        [ids.exercicio],
+      );
+      await c.query(
+        `INSERT INTO prescricoes (id, paciente_id, exercicio_id, fisioterapeuta_id, series, repeticoes,
+                                  frequencia, observacoes, inicio, fim, ativa)
+         VALUES ($1, $2, $3, $4, 3, 12, '3x/semana', 'Sem carga', '2031-05-06', '2031-06-06', false)`,
+        [ids.prescricao, fx.pacB, ids.exercicio, fx.fisioB],
+      );
+      const r = await c.query("SELECT analytics.refresh_consultas_diarias('2031-05-06', '2031-05-07') AS n");
+      return r.rows[0].n;
+    });
+    expect(refreshed).toBe(1);
+
     const d = drizzle({ client: neon(db.appUrl), schema, casing: "snake_case" });
     const [, f, p, c, pr, e, rx, a, cd] = await d.batch([
       d.execute(authSql(ADMIN)),
       d.select().from(fisioterapeutas),
       d.select().from(pacientes).where(eq(pacientes.id, fx.pacA)),
-      d.select().from(consultas).limit(1),
-      d.select().from(prontuarios).limit(1),
-      d.select().from(exercicios).limit(1),
-      d.select().from(prescricoes).limit(1),
-      d.select().from(auditLog).limit(1),
-      d.select().from(consultasDiarias).limit(1),
+      d.select().from(consultas).where(eq(consultas.id, ids.consulta)),
+      d.select().from(prontuarios).where(eq(prontuarios.id, ids.prontuario)),
+      d.select().from(exercicios).where(eq(exercicios.id, ids.exercicio)),
+      d.select().from(prescricoes).where(eq(prescricoes.id, ids.prescricao)),
+      d
+        .select()
+        .from(auditLog)
+        .where(and(eq(auditLog.tabela, "consultas"), eq(auditLog.row_id, ids.consulta))),
+      d.select().from(consultasDiarias).where(eq(consultasDiarias.fisioterapeuta_id, fx.fisioB)),
     ]);
     expect(f).toHaveLength(2);
     expect(p[0]).toMatchObject({ id: fx.pacA, status: "ativo", fisioterapeuta_id: fx.fisioA });
     expect(p[0]!.created_at).toBeInstanceOf(Date);
-    for (const rows of [c, pr, e, rx, cd]) expect(Array.isArray(rows)).toBe(true);
-    expect(a.length).toBe(1);
+    // toEqual: exactly the declared columns, each under its mapped name and JS type
+    // (timestamptz → Date, date → "YYYY-MM-DD", integer → number, boolean → boolean).
+    const stamps = { created_at: expect.any(Date), updated_at: expect.any(Date) };
+    expect(c).toEqual([
+      {
+        id: ids.consulta,
+        paciente_id: fx.pacB,
+        fisioterapeuta_id: fx.fisioB,
+        data_consulta: start,
+        duracao_min: 45,
+        status: "realizada",
+        observacoes: "Primeira avaliação",
+        ...stamps,
+      },
+    ]);
+    expect(c[0]!.data_consulta).toBeInstanceOf(Date);
+    expect(pr).toEqual([
+      {
+        id: ids.prontuario,
+        paciente_id: fx.pacB,
+        fisioterapeuta_id: fx.fisioB,
+        consulta_id: ids.consulta,
+        versao: 1,
+        corrige_id: null,
+        conteudo: "Dor lombar, melhora com alongamento",
+        ...stamps,
+      },
+    ]);
+    expect(e).toEqual([
+      {
+        id: ids.exercicio,
+        nome: "Prancha frontal",
+        descricao: "Apoio nos antebraços",
+        categoria: "fortalecimento",
+        ...stamps,
+      },
+    ]);
+    expect(rx).toEqual([
+      {
+        id: ids.prescricao,
+        paciente_id: fx.pacB,
+        exercicio_id: ids.exercicio,
+        fisioterapeuta_id: fx.fisioB,
+        series: 3,
+        repeticoes: 12,
+        frequencia: "3x/semana",
+        observacoes: "Sem carga",
+        inicio: "2031-05-06",
+        fim: "2031-06-06",
+        ativa: false,
+        ...stamps,
+      },
+    ]);
+    expect(cd).toEqual([
+      {
+        dia: "2031-05-06",
+        fisioterapeuta_id: fx.fisioB,
+        total: 1,
+        realizadas: 1,
+        canceladas: 0,
+        faltas: 0,
+        minutos_agendados: 45,
+        atualizado_em: expect.any(Date),
+      },
+    ]);
+    // The consulta's INSERT, written by the audit trigger under the owner's system identity.
+    expect(a).toEqual([
+      {
+        id: expect.any(Number),
+        em: expect.any(Date),
+        actor_id: null,
+        actor_role: "system",
+        tabela: "consultas",
+        row_id: ids.consulta,
+        operacao: "INSERT",
+        colunas: expect.arrayContaining(["data_consulta", "duracao_min", "observacoes"]),
+      },
+    ]);
   });
 
   it.skipIf(skip)(

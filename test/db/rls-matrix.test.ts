@@ -1,11 +1,13 @@
 /**
  * The RLS matrix, as the app role over HTTP (neon(), identity first in each transaction batch):
  * admin / own fisioterapeuta / other fisioterapeuta / own paciente / other paciente ×
- * pacientes / consultas / prontuarios / prescricoes / audit × select / insert / update / delete,
- * always against rows that belong to paciente A (of fisioterapeuta A).
+ * fisioterapeutas / pacientes / consultas / prontuarios / exercicios / prescricoes / audit ×
+ * select / insert / update / delete, always against rows that belong to paciente A (of
+ * fisioterapeuta A): fisioterapeuta A's own row, and for the shared exercicios catalog a fresh entry.
+ * A denial is also checked for its cause: RLS (the grant exists) or the missing grant itself.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { isRlsViolation, pgError } from "../../db/errors";
+import { isPermissionDenied, isRlsViolation, pgError } from "../../db/errors";
 import type { Auth } from "../../db/session";
 import { testBackends } from "../harness/backends";
 import { createFixture, type Fixture, startTestDb, type TestDb } from "../harness/db";
@@ -15,7 +17,14 @@ const backends = await testBackends();
 type Outcome = "ok" | "none" | "denied";
 type Actor = "admin" | "fisioA" | "fisioB" | "pacA" | "pacB";
 type Op = "select" | "insert" | "update" | "delete";
-type Table = "pacientes" | "consultas" | "prontuarios" | "prescricoes" | "audit";
+type Table =
+  | "fisioterapeutas"
+  | "pacientes"
+  | "consultas"
+  | "prontuarios"
+  | "exercicios"
+  | "prescricoes"
+  | "audit";
 type Sql = TestDb["app"];
 
 const ACTORS: Actor[] = ["admin", "fisioA", "fisioB", "pacA", "pacB"];
@@ -23,6 +32,15 @@ const OPS: Op[] = ["select", "insert", "update", "delete"];
 
 // ok = the row is visible / written; none = silently filtered (0 rows); denied = SQLSTATE 42501.
 const EXPECTED: Record<Table, Record<Op, Record<Actor, Outcome>>> = {
+  // Target: fisioterapeuta A's row (delete: a fresh fisioterapeuta, A's row is referenced).
+  // Only admins manage fisioterapeutas; a fisioterapeuta reads (not edits) their own row, a
+  // paciente reads their fisioterapeuta's.
+  fisioterapeutas: {
+    select: { admin: "ok", fisioA: "ok", fisioB: "none", pacA: "ok", pacB: "none" },
+    insert: { admin: "ok", fisioA: "denied", fisioB: "denied", pacA: "denied", pacB: "denied" },
+    update: { admin: "ok", fisioA: "none", fisioB: "none", pacA: "none", pacB: "none" },
+    delete: { admin: "ok", fisioA: "none", fisioB: "none", pacA: "none", pacB: "none" },
+  },
   pacientes: {
     select: { admin: "ok", fisioA: "ok", fisioB: "none", pacA: "ok", pacB: "none" },
     insert: { admin: "ok", fisioA: "ok", fisioB: "denied", pacA: "denied", pacB: "denied" },
@@ -41,6 +59,13 @@ const EXPECTED: Record<Table, Record<Op, Record<Actor, Outcome>>> = {
     update: { admin: "denied", fisioA: "denied", fisioB: "denied", pacA: "denied", pacB: "denied" },
     delete: { admin: "denied", fisioA: "denied", fisioB: "denied", pacA: "denied", pacB: "denied" },
   },
+  // The shared catalog: every signed-in role reads it, fisioterapeutas add to it, admins curate it.
+  exercicios: {
+    select: { admin: "ok", fisioA: "ok", fisioB: "ok", pacA: "ok", pacB: "ok" },
+    insert: { admin: "ok", fisioA: "ok", fisioB: "ok", pacA: "denied", pacB: "denied" },
+    update: { admin: "ok", fisioA: "none", fisioB: "none", pacA: "none", pacB: "none" },
+    delete: { admin: "ok", fisioA: "none", fisioB: "none", pacA: "none", pacB: "none" },
+  },
   prescricoes: {
     select: { admin: "ok", fisioA: "ok", fisioB: "none", pacA: "ok", pacB: "none" },
     insert: { admin: "ok", fisioA: "ok", fisioB: "denied", pacA: "denied", pacB: "denied" },
@@ -53,6 +78,55 @@ const EXPECTED: Record<Table, Record<Op, Record<Actor, Outcome>>> = {
     update: { admin: "denied", fisioA: "denied", fisioB: "denied", pacA: "denied", pacB: "denied" },
     delete: { admin: "denied", fisioA: "denied", fisioB: "denied", pacA: "denied", pacB: "denied" },
   },
+};
+
+// Fisioterapeuta A writes for their OWN paciente A, once in their own name (the control) and once
+// in fisioterapeuta B's name (fisioterapeuta_id = B). app.is_fisio_do_paciente(paciente_id) passes
+// both times, so only the `AND fisioterapeuta_id = app.user_id()` half of the WITH CHECK can refuse
+// the second: without it, A could book, chart and prescribe in B's name. (Prontuarios are
+// append-only: no update.)
+type NameCase =
+  | "consultas.insert"
+  | "prontuarios.insert"
+  | "prescricoes.insert"
+  | "consultas.update"
+  | "prescricoes.update";
+const IN_NAME_OF: Record<NameCase, { own: Outcome; fisioB: Outcome }> = {
+  "consultas.insert": { own: "ok", fisioB: "denied" },
+  "prontuarios.insert": { own: "ok", fisioB: "denied" },
+  "prescricoes.insert": { own: "ok", fisioB: "denied" },
+  "consultas.update": { own: "ok", fisioB: "denied" },
+  "prescricoes.update": { own: "ok", fisioB: "denied" },
+};
+
+// The app role's grants (0006). A denied cell on a granted operation must be an RLS WITH CHECK
+// violation; on an operation without a grant, "permission denied for table" (the grant check
+// comes first, before any policy or trigger).
+const GRANTED: Record<Table, Op[]> = {
+  fisioterapeutas: OPS,
+  pacientes: OPS,
+  consultas: OPS,
+  prontuarios: ["select", "insert"],
+  exercicios: OPS,
+  prescricoes: OPS,
+  audit: ["select"],
+};
+const RELATION: Record<Table, string> = {
+  fisioterapeutas: "fisioterapeutas",
+  pacientes: "pacientes",
+  consultas: "consultas",
+  prontuarios: "prontuarios",
+  exercicios: "exercicios",
+  prescricoes: "prescricoes",
+  audit: "log",
+};
+type Denial = "rls" | "grant" | `other: ${string}`;
+const denial = (err: unknown, table: Table): Denial => {
+  const message = String((err as Error).message);
+  const rel = RELATION[table];
+  if (isRlsViolation(err) && message.includes(`row-level security policy for table "${rel}"`)) return "rls";
+  if (isPermissionDenied(err) && message.includes(`permission denied for table ${rel}`)) return "grant";
+  return `other: ${pgError(err)?.code} ${message}`;
 };
 
 describe.each(backends)("RLS matrix on $name", ({ name, skip }) => {
@@ -73,7 +147,14 @@ describe.each(backends)("RLS matrix on $name", ({ name, skip }) => {
   // A fresh row of paciente A per cell (via the owner's system identity), so writes never interact.
   const sys = async (text: string, params: unknown[]) =>
     (await db.system((c) => c.query(text, params))).rows[0]?.id as string;
-  const target: Record<Table, () => Promise<string>> = {
+  const target: Record<Table, (op: Op) => Promise<string>> = {
+    fisioterapeutas: async (op) =>
+      op === "delete"
+        ? sys(
+            "INSERT INTO fisioterapeutas (nome, email, crefito) VALUES ('Alvo', $1, 'CREFITO-3/9-F') RETURNING id",
+            [`alvo.${crypto.randomUUID()}@x.br`],
+          )
+        : fx.fisioA,
     pacientes: () =>
       sys("INSERT INTO pacientes (nome, fisioterapeuta_id) VALUES ('Alvo', $1) RETURNING id", [fx.fisioA]),
     consultas: () =>
@@ -86,6 +167,10 @@ describe.each(backends)("RLS matrix on $name", ({ name, skip }) => {
         "INSERT INTO prontuarios (paciente_id, fisioterapeuta_id, conteudo) VALUES ($1, $2, 'Evolução') RETURNING id",
         [fx.pacA, fx.fisioA],
       ),
+    exercicios: () =>
+      sys("INSERT INTO exercicios (nome, categoria) VALUES ($1, 'mobilidade') RETURNING id", [
+        `Alvo ${crypto.randomUUID()}`,
+      ]),
     prescricoes: () =>
       sys(
         `INSERT INTO prescricoes (paciente_id, exercicio_id, fisioterapeuta_id, series, repeticoes, frequencia)
@@ -100,6 +185,12 @@ describe.each(backends)("RLS matrix on $name", ({ name, skip }) => {
     // except a fisioterapeuta always writes in their own name.
     const fisio = actor === "fisioB" ? fx.fisioB : fx.fisioA;
     switch (`${t}.${op}`) {
+      case "fisioterapeutas.insert":
+        return sql`INSERT INTO fisioterapeutas (nome, email, crefito)
+                   VALUES ('Nova', ${`nova.${crypto.randomUUID()}@x.br`}, 'CREFITO-3/8-F') RETURNING id`;
+      case "fisioterapeutas.update":
+        // Fisioterapeuta A's row keeps its values: the update only touches updated_at (trigger).
+        return sql`UPDATE fisioterapeutas SET crefito = crefito WHERE id = ${id} RETURNING id`;
       case "pacientes.select":
         return sql`SELECT id FROM pacientes WHERE id = ${fx.pacA}`;
       case "pacientes.insert":
@@ -118,6 +209,11 @@ describe.each(backends)("RLS matrix on $name", ({ name, skip }) => {
                    VALUES (${fx.pacA}, ${fisio}, 'Nota') RETURNING id`;
       case "prontuarios.update":
         return sql`UPDATE prontuarios SET conteudo = 'alterado' WHERE id = ${id} RETURNING id`;
+      case "exercicios.insert":
+        return sql`INSERT INTO exercicios (nome, categoria)
+                   VALUES (${`Novo ${crypto.randomUUID()}`}, 'alongamento') RETURNING id`;
+      case "exercicios.update":
+        return sql`UPDATE exercicios SET descricao = 'revisado' WHERE id = ${id} RETURNING id`;
       case "prescricoes.insert":
         return sql`INSERT INTO prescricoes (paciente_id, exercicio_id, fisioterapeuta_id, series, repeticoes, frequencia)
                    VALUES (${fx.pacA}, ${exercicio}, ${fisio}, 2, 12, 'diária') RETURNING id`;
@@ -132,7 +228,7 @@ describe.each(backends)("RLS matrix on $name", ({ name, skip }) => {
       case "audit.delete":
         return sql`DELETE FROM audit.log WHERE row_id = ${id} RETURNING id`;
     }
-    const table = t; // consultas / prontuarios / prescricoes select + delete
+    const table = t; // the other tables' select + delete
     if (op === "select") return sql.query(`SELECT id FROM ${table} WHERE id = $1`, [id]);
     return sql.query(`DELETE FROM ${table} WHERE id = $1 RETURNING id`, [id]);
   };
@@ -154,9 +250,12 @@ describe.each(backends)("RLS matrix on $name", ({ name, skip }) => {
     it.skipIf(skip)(`${table}: 5 actors × select/insert/update/delete`, async () => {
       const got: Record<string, Outcome> = {};
       const want: Record<string, Outcome> = {};
+      const gotDenial: Record<string, Denial> = {};
+      const wantDenial: Record<string, Denial> = {};
       for (const op of OPS) {
         for (const actor of ACTORS) {
-          const id = await target[table]();
+          const id = await target[table](op);
+          const cell = `${op}.${actor}`;
           let outcome: Outcome;
           try {
             const [rows] = (await db.as(auth(actor), (sql) => [
@@ -166,18 +265,60 @@ describe.each(backends)("RLS matrix on $name", ({ name, skip }) => {
           } catch (err) {
             if (pgError(err)?.code !== "42501") throw err;
             outcome = "denied";
-            if (op === "insert" && table !== "audit" && EXPECTED[table].insert[actor] === "denied") {
-              // Denied by a policy's WITH CHECK, not by a missing grant: the grant exists.
-              expect(isRlsViolation(err) || table === "prontuarios", `${table}.${op}.${actor}`).toBe(true);
-            }
+            gotDenial[cell] = denial(err, table);
           }
-          got[`${op}.${actor}`] = outcome;
-          want[`${op}.${actor}`] = EXPECTED[table][op][actor];
+          got[cell] = outcome;
+          want[cell] = EXPECTED[table][op][actor];
+          if (want[cell] === "denied") wantDenial[cell] = GRANTED[table].includes(op) ? "rls" : "grant";
         }
       }
       expect(got).toEqual(want);
+      expect(gotDenial).toEqual(wantDenial);
     });
   }
+
+  it.skipIf(skip)("fisioterapeuta A cannot write for own paciente A in fisioterapeuta B's name", async () => {
+    const write = (c: NameCase, sql: Sql, id: string, name: string) => {
+      switch (c) {
+        case "consultas.insert":
+          return sql`INSERT INTO consultas (paciente_id, fisioterapeuta_id, data_consulta)
+                     VALUES (${fx.pacA}, ${name}, ${nextSlot()}) RETURNING fisioterapeuta_id`;
+        case "prontuarios.insert":
+          return sql`INSERT INTO prontuarios (paciente_id, fisioterapeuta_id, conteudo)
+                     VALUES (${fx.pacA}, ${name}, 'Nota') RETURNING fisioterapeuta_id`;
+        case "prescricoes.insert":
+          return sql`INSERT INTO prescricoes (paciente_id, exercicio_id, fisioterapeuta_id, series, repeticoes, frequencia)
+                     VALUES (${fx.pacA}, ${exercicio}, ${name}, 2, 12, 'diária') RETURNING fisioterapeuta_id`;
+        case "consultas.update":
+          return sql`UPDATE consultas SET fisioterapeuta_id = ${name} WHERE id = ${id} RETURNING fisioterapeuta_id`;
+        case "prescricoes.update":
+          return sql`UPDATE prescricoes SET fisioterapeuta_id = ${name} WHERE id = ${id} RETURNING fisioterapeuta_id`;
+      }
+    };
+    const got: Record<string, Outcome | Denial> = {};
+    const want: Record<string, Outcome | Denial> = {};
+    for (const c of Object.keys(IN_NAME_OF) as NameCase[]) {
+      for (const who of ["own", "fisioB"] as const) {
+        const name = who === "own" ? fx.fisioA : fx.fisioB;
+        const table = c.split(".")[0] as Table;
+        const id = await target[table]("update"); // paciente A's row, by fisioterapeuta A
+        const cell = `${c}.${who}`;
+        try {
+          const [rows] = (await db.as(auth("fisioA"), (sql) => [write(c, sql, id, name)])) as {
+            fisioterapeuta_id: string;
+          }[][];
+          got[cell] = rows!.length === 1 && rows![0]!.fisioterapeuta_id === name ? "ok" : "none";
+        } catch (err) {
+          if (pgError(err)?.code !== "42501") throw err;
+          got[cell] = "denied";
+          got[`${cell}.cause`] = denial(err, table);
+        }
+        want[cell] = IN_NAME_OF[c][who];
+        if (want[cell] === "denied") want[`${cell}.cause`] = "rls";
+      }
+    }
+    expect(got).toEqual(want);
+  });
 
   it.skipIf(skip)("no identity: nothing visible anywhere", async () => {
     const results = await db.as(null, (sql) => [
@@ -193,7 +334,7 @@ describe.each(backends)("RLS matrix on $name", ({ name, skip }) => {
   });
 
   it.skipIf(skip)("prontuarios: append-only even for the owner; corrections are versioned", async () => {
-    const original = await target.prontuarios();
+    const original = await target.prontuarios("update");
     // The owner under its system identity: no UPDATE/DELETE policy exists, so nothing matches…
     const upd = await db.system((c) =>
       c.query("UPDATE prontuarios SET conteudo = 'x' WHERE id = $1", [original]),
