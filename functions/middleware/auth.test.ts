@@ -58,22 +58,20 @@ describe("verifyToken", () => {
 
 describe("verifyToken: token age", () => {
   it("rejects a token issued longer ago than JWT_MAX_AGE, even though it has not expired", async () => {
-    const old = Math.floor(Date.now() / 1000) - 13 * 3600;
-    const stale = await new SignJWT({ sub, role: "admin" })
-      .setProtectedHeader({ alg: "HS256" })
-      .setIssuedAt(old)
-      .setExpirationTime(old + 24 * 3600)
-      .sign(new TextEncoder().encode(secret));
-    await expect(verifyToken(stale, env)).rejects.toSatisfy(
+    // Valid for 24 h from its iat, issued `hours` ago.
+    const issuedAgo = (hours: number) => {
+      const iat = Math.floor(Date.now() / 1000) - hours * 3600;
+      return new SignJWT({ sub, role: "admin" })
+        .setProtectedHeader({ alg: "HS256" })
+        .setIssuedAt(iat)
+        .setExpirationTime(iat + 24 * 3600)
+        .sign(new TextEncoder().encode(secret));
+    };
+    await expect(verifyToken(await issuedAgo(13), env)).rejects.toSatisfy(
       (e) => e instanceof ApiError && e.code === "unauthorized",
     );
     // Control: the same shape issued 11 h ago is accepted.
-    const recent = Math.floor(Date.now() / 1000) - 11 * 3600;
-    const fresh = await new SignJWT({ sub, role: "admin" })
-      .setProtectedHeader({ alg: "HS256" })
-      .setIssuedAt(recent)
-      .setExpirationTime(recent + 24 * 3600)
-      .sign(new TextEncoder().encode(secret));
+    const fresh = await issuedAgo(11);
     expect((await verifyToken(fresh, env)).role).toBe("admin");
   });
 });

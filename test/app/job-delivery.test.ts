@@ -15,7 +15,7 @@ import { jobs } from "../../jobs/registry";
 import { schedulesOf } from "../../jobs/schedules";
 import { syncSchedules } from "../../jobs/schedules/sync";
 import { defineJob, PermanentJobError } from "../../jobs/types";
-import { type ServedApp, serveApp } from "../harness/app";
+import { type ServedApp, serveApp, upstashVars } from "../harness/app";
 import { json } from "../harness/http";
 import { signQStash } from "../harness/qstash";
 
@@ -111,17 +111,7 @@ describe("job delivery through QStash to the app in process", () => {
   beforeAll(async () => {
     redis = await startUpstashRedis({ port: 0 });
     qstash = await startQStash({ port: 0, retryBaseDelayMs: 20 });
-    app = await serveApp(
-      {
-        UPSTASH_REDIS_REST_URL: redis.url,
-        UPSTASH_REDIS_REST_TOKEN: redis.token,
-        QSTASH_URL: qstash.url,
-        QSTASH_TOKEN: qstash.token,
-        QSTASH_CURRENT_SIGNING_KEY: qstash.currentSigningKey,
-        QSTASH_NEXT_SIGNING_KEY: qstash.nextSigningKey,
-      },
-      { jobs: testJobs },
-    );
+    app = await serveApp(upstashVars(redis, qstash), { jobs: testJobs });
     client = new Client({ baseUrl: qstash.url, token: qstash.token });
   });
   afterAll(async () => {

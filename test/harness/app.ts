@@ -7,6 +7,8 @@
 import type { AddressInfo } from "node:net";
 import { serve } from "@hono/node-server";
 import type { ExecutionContext } from "hono";
+import type { QStashEmulator } from "../../dev/qstash";
+import type { UpstashRedisEmulator } from "../../dev/upstash-redis";
 import { type AppOptions, createApp } from "../../functions/app";
 
 /** Values the env schema accepts and that reach nothing: a Neon host is only contacted when queried. */
@@ -71,5 +73,17 @@ export async function serveApp(env: Record<string, string>, opts: AppOptions = {
   return {
     url: `http://127.0.0.1:${port}`,
     close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  };
+}
+
+/** The worker's variables that point it at the Upstash emulators. */
+export function upstashVars(redis: UpstashRedisEmulator, qstash: QStashEmulator): Record<string, string> {
+  return {
+    UPSTASH_REDIS_REST_URL: redis.url,
+    UPSTASH_REDIS_REST_TOKEN: redis.token,
+    QSTASH_URL: qstash.url,
+    QSTASH_TOKEN: qstash.token,
+    QSTASH_CURRENT_SIGNING_KEY: qstash.currentSigningKey,
+    QSTASH_NEXT_SIGNING_KEY: qstash.nextSigningKey,
   };
 }

@@ -7,6 +7,7 @@ import { unstable_dev } from "wrangler";
 import type { NeonEndpoint } from "../../dev/neon";
 import { type QStashEmulator, startQStash } from "../../dev/qstash";
 import { startUpstashRedis, type UpstashRedisEmulator } from "../../dev/upstash-redis";
+import { upstashVars } from "./app";
 import type { BackendName } from "./backends";
 import { startTestEndpoint } from "./endpoint";
 
@@ -47,12 +48,7 @@ export async function startCloud(opts: CloudOptions): Promise<Cloud> {
     DATABASE_OWNER_URL: db.ownerUrl,
     NEON_FETCH_ENDPOINT: neon.sqlUrl,
     NEON_WS_PROXY: neon.wsProxy,
-    UPSTASH_REDIS_REST_URL: redis.url,
-    UPSTASH_REDIS_REST_TOKEN: redis.token,
-    QSTASH_URL: qstash.url,
-    QSTASH_TOKEN: qstash.token,
-    QSTASH_CURRENT_SIGNING_KEY: qstash.currentSigningKey,
-    QSTASH_NEXT_SIGNING_KEY: qstash.nextSigningKey,
+    ...upstashVars(redis, qstash),
     JWT_SECRET: TEST_JWT_SECRET,
     CORS_ORIGINS: "http://localhost:5173",
     ...opts.vars,
