@@ -4,10 +4,12 @@ import { cors } from "hono/cors";
 import { secureHeaders } from "hono/secure-headers";
 import type { JobRegistry } from "../jobs/registry";
 import type { AppEnv } from "./context";
-import { errorResponse, notFound, onError } from "./errors";
+import { registerDocs } from "./docs/get";
+import { errorResponse, notFound, onError, validationHook } from "./errors";
 import { registerHealth } from "./health/get";
 import { registerJobs } from "./jobs/receiver";
 import { init } from "./middleware/init";
+import { registerV1 } from "./v1";
 
 export const MAX_BODY_BYTES = 256 * 1024;
 
@@ -17,14 +19,7 @@ export interface AppOptions {
 }
 
 export function createApp(opts: AppOptions = {}) {
-  const app = new OpenAPIHono<AppEnv>({
-    // zod validation failures answer with the error model, not Hono's default body.
-    defaultHook: (result, c) => {
-      if (!result.success) {
-        return errorResponse(c, "bad_request", "Invalid request", result.error.issues.map(issueOf));
-      }
-    },
-  });
+  const app = new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
   app.use("*", init);
   app.use("*", secureHeaders());
   app.use(
@@ -52,7 +47,9 @@ export function createApp(opts: AppOptions = {}) {
   );
 
   registerHealth(app);
+  registerDocs(app);
   registerJobs(app, opts.jobs);
+  registerV1(app);
 
   app.doc31("/openapi.json", {
     openapi: "3.1.0",
@@ -61,8 +58,4 @@ export function createApp(opts: AppOptions = {}) {
   app.notFound(notFound);
   app.onError(onError);
   return app;
-}
-
-function issueOf(i: { path: PropertyKey[]; message: string; code?: string }) {
-  return { path: i.path.map(String).join("."), message: i.message, code: i.code };
 }

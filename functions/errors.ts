@@ -12,8 +12,11 @@ export const ErrorCode = z.enum([
   "method_not_allowed",
   "conflict",
   "slot_taken",
+  "precondition_failed",
   "payload_too_large",
   "unprocessable_entity",
+  "idempotency_key_reused",
+  "invalid_transition",
   "rate_limited",
   "bad_environment",
   "service_unavailable",
@@ -21,22 +24,27 @@ export const ErrorCode = z.enum([
 ]);
 export type ErrorCode = z.infer<typeof ErrorCode>;
 
-export const errorStatus: Record<ErrorCode, 400 | 401 | 403 | 404 | 405 | 409 | 413 | 422 | 429 | 500 | 503> =
-  {
-    bad_request: 400,
-    unauthorized: 401,
-    forbidden: 403,
-    not_found: 404,
-    method_not_allowed: 405,
-    conflict: 409,
-    slot_taken: 409,
-    payload_too_large: 413,
-    unprocessable_entity: 422,
-    rate_limited: 429,
-    bad_environment: 500,
-    service_unavailable: 503,
-    internal_server_error: 500,
-  };
+export const errorStatus: Record<
+  ErrorCode,
+  400 | 401 | 403 | 404 | 405 | 409 | 412 | 413 | 422 | 429 | 500 | 503
+> = {
+  bad_request: 400,
+  unauthorized: 401,
+  forbidden: 403,
+  not_found: 404,
+  method_not_allowed: 405,
+  conflict: 409,
+  slot_taken: 409,
+  precondition_failed: 412,
+  payload_too_large: 413,
+  unprocessable_entity: 422,
+  idempotency_key_reused: 422,
+  invalid_transition: 422,
+  rate_limited: 429,
+  bad_environment: 500,
+  service_unavailable: 503,
+  internal_server_error: 500,
+};
 
 export const ErrorBody = z.object({
   error: z.object({
@@ -63,7 +71,12 @@ export class ApiError extends Error {
   }
 }
 
-export function errorResponse(c: Context<AppEnv>, code: ErrorCode, message: string, details?: unknown) {
+export function errorResponse<E extends AppEnv>(
+  c: Context<E>,
+  code: ErrorCode,
+  message: string,
+  details?: unknown,
+) {
   const body: ErrorBody = {
     error: {
       code,
@@ -82,6 +95,7 @@ const httpCodes: Partial<Record<number, ErrorCode>> = {
   404: "not_found",
   405: "method_not_allowed",
   409: "conflict",
+  412: "precondition_failed",
   413: "payload_too_large",
   422: "unprocessable_entity",
   429: "rate_limited",
@@ -90,7 +104,7 @@ const httpCodes: Partial<Record<number, ErrorCode>> = {
 
 /** app.onError: ApiError and HTTPException answer as they say; anything else is a 500 that echoes
  * nothing of the internals (the detail goes to the log line only). */
-export function onError(err: Error, c: Context<AppEnv>) {
+export function onError<E extends AppEnv>(err: Error, c: Context<E>) {
   if (err instanceof ApiError) return errorResponse(c, err.code, err.message, err.details);
   if (err instanceof HTTPException) {
     const code = httpCodes[err.status] ?? (err.status >= 500 ? "internal_server_error" : "bad_request");
@@ -109,4 +123,28 @@ export function onError(err: Error, c: Context<AppEnv>) {
 
 export function notFound(c: Context<AppEnv>) {
   return errorResponse(c, "not_found", `No route for ${c.req.method} ${new URL(c.req.url).pathname}`);
+}
+
+/**
+ * The defaultHook of every OpenAPIHono app: a zod validation failure (body, params, query,
+ * headers) answers 400 `bad_request` in the error model, each issue as {path, message, code}
+ * (the paths and messages name fields, never echo their values).
+ */
+export function validationHook<E extends AppEnv>(
+  result: { success: true } | { success: false; error: { issues: readonly ZodIssueLike[] } },
+  c: Context<E>,
+) {
+  if (!result.success) {
+    return errorResponse(c, "bad_request", "Invalid request", result.error.issues.map(issueOf));
+  }
+}
+
+interface ZodIssueLike {
+  path: readonly PropertyKey[];
+  message: string;
+  code?: string;
+}
+
+function issueOf(i: ZodIssueLike) {
+  return { path: i.path.map(String).join("."), message: i.message, code: i.code };
 }

@@ -1,6 +1,5 @@
 import { type NeonQueryFunction, neon } from "@neondatabase/serverless";
 import { Redis } from "@upstash/redis/cloudflare";
-import { drizzle, type NeonHttpDatabase } from "drizzle-orm/neon-http";
 import { configureNeon } from "../db/neon-config";
 import type { Env } from "./env";
 import { type Clock, systemClock } from "./lib/clock";
@@ -11,8 +10,12 @@ import type { Logger } from "./lib/logger";
  * objects shared across requests, and neon() / Redis over fetch are cheap to create.
  */
 export interface Services {
-  sql: NeonQueryFunction<false, false>;
-  db: NeonHttpDatabase;
+  /**
+   * The app role's connection WITHOUT a caller identity: RLS then shows nothing, and only code
+   * that acts for no caller uses it (health, the job receiver). Routes under /v1 get the
+   * caller-scoped `db` (db/caller.ts) instead and never see this.
+   */
+  unscopedSql: NeonQueryFunction<false, false>;
   redis: Redis | null;
   clock: Clock;
   logger: Logger;
@@ -21,8 +24,7 @@ export interface Services {
 export function createServices(env: Env, logger: Logger, clock: Clock = systemClock): Services {
   // Local cloud only: route the driver to the local endpoint (unset in production: Neon's hosts).
   configureNeon({ fetchEndpoint: env.NEON_FETCH_ENDPOINT, wsProxy: env.NEON_WS_PROXY });
-  const sql = neon(env.DATABASE_URL);
-  const db = drizzle({ client: sql, casing: "snake_case" });
+  const unscopedSql = neon(env.DATABASE_URL);
   const redis =
     env.UPSTASH_REDIS_REST_URL && env.UPSTASH_REDIS_REST_TOKEN
       ? new Redis({
@@ -32,5 +34,5 @@ export function createServices(env: Env, logger: Logger, clock: Clock = systemCl
           enableTelemetry: false,
         })
       : null;
-  return { sql, db, redis, clock, logger };
+  return { unscopedSql, redis, clock, logger };
 }

@@ -49,6 +49,8 @@ export interface NeonEndpoint {
   /** 127.0.0.1:PORT/v1 → neonConfig.wsProxy (with useSecureWebSocket = false) */
   wsProxy: string;
   backend: "pglite" | "postgres";
+  /** What the endpoint has served so far: tests count Neon HTTP round trips with it. */
+  stats: { sqlRequests: number };
   /** postgresql://role:pw@localhost:PORT/db */
   connectionString(role?: string, database?: string): string;
   close(): Promise<void>;
@@ -77,11 +79,15 @@ export async function startNeonEndpoint(opts: NeonEndpointOptions = {}): Promise
       });
 
   const auth = new Authenticator(roles, database);
+  const stats = { sqlRequests: 0 };
   const handleSql = createSqlHandler(auth, backend, log);
   const server = http.createServer({ keepAlive: true, noDelay: true }, (req, res) => {
     const path = req.url?.split("?")[0];
     if (path === "/sql") {
-      if (req.method === "POST") return void handleSql(req, res);
+      if (req.method === "POST") {
+        stats.sqlRequests++;
+        return void handleSql(req, res);
+      }
       if (req.method === "OPTIONS") {
         res.writeHead(204, corsHeaders);
         return void res.end();
@@ -119,6 +125,7 @@ export async function startNeonEndpoint(opts: NeonEndpointOptions = {}): Promise
     sqlUrl: `${url}/sql`,
     wsProxy: `${hostname}:${port}/v1`,
     backend: backend.kind,
+    stats,
     connectionString(role = "fisioflow_app", db = database) {
       const password = roles[role] ?? "";
       return `postgresql://${encodeURIComponent(role)}:${encodeURIComponent(password)}@localhost:${port}/${encodeURIComponent(db)}`;

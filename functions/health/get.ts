@@ -43,9 +43,9 @@ async function timed(fn: () => Promise<unknown>): Promise<z.infer<typeof Check>>
 
 export function registerHealth(app: OpenAPIHono<AppEnv>) {
   app.openapi(route, async (c) => {
-    const { sql, redis, logger } = c.get("services");
+    const { unscopedSql, redis, logger } = c.get("services");
     const [db, cache] = await Promise.all([
-      timed(() => sql`select 1 as ok`),
+      timed(() => unscopedSql`select 1 as ok`),
       redis ? timed(() => redis.ping()) : Promise.resolve({ status: "disabled" as const }),
     ]);
     if (db.status === "error") logger.warn("health_db_error", { error: db.error });

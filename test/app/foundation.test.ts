@@ -44,7 +44,7 @@ describe.each(backends)("worker foundation on $name", ({ name, skip }) => {
   });
 
   it.skipIf(skip)("unknown routes answer the error model with 404", async () => {
-    const res = await get("/v1/nothing-here");
+    const res = await get("/nothing-here");
     expect(res.status).toBe(404);
     const body = await json(res);
     expect(body.error.code).toBe("not_found");

@@ -3,12 +3,15 @@
  * database of its own), Upstash Redis REST (in-memory), QStash, migrations, and the worker under
  * `wrangler dev` (workerd) wired to all of them. Everything listens on ephemeral ports.
  */
+
+import type { PoolClient } from "@neondatabase/serverless";
 import { unstable_dev } from "wrangler";
 import type { NeonEndpoint } from "../../dev/neon";
 import { type QStashEmulator, startQStash } from "../../dev/qstash";
 import { startUpstashRedis, type UpstashRedisEmulator } from "../../dev/upstash-redis";
 import { upstashVars } from "./app";
 import type { BackendName } from "./backends";
+import { ownerSessions } from "./db";
 import { startTestEndpoint } from "./endpoint";
 
 export const TEST_JWT_SECRET = "test-jwt-secret-0123456789-0123456789-abcdef";
@@ -22,6 +25,10 @@ export interface Cloud {
   worker: Awaited<ReturnType<typeof unstable_dev>>;
   workerUrl: string;
   vars: Record<string, string>;
+  /** Owner work under the 'system' identity, in one transaction (fixtures, checks afterwards). */
+  system<T>(fn: (c: PoolClient) => Promise<T>): Promise<T>;
+  /** Neon HTTP requests the endpoint has served: a route's round trips are the difference. */
+  sqlRequests(): number;
   /** Moves the QStash clock forward and fires what became due. */
   advanceQStash(ms: number): Promise<void>;
   close(): Promise<void>;
@@ -29,6 +36,8 @@ export interface Cloud {
 
 export interface CloudOptions {
   backend: BackendName;
+  /** A real redis-server (a test db URL) behind the Upstash emulator; default its in-memory store. */
+  redisUrl?: string;
   vars?: Record<string, string>;
   migrate?: boolean;
 }
@@ -36,7 +45,7 @@ export interface CloudOptions {
 export async function startCloud(opts: CloudOptions): Promise<Cloud> {
   const db = await startTestEndpoint(opts.backend, { migrate: opts.migrate !== false });
   const { endpoint: neon, database } = db;
-  const redis = await startUpstashRedis({ port: 0 });
+  const redis = await startUpstashRedis({ port: 0, redisUrl: opts.redisUrl });
   // QStash runs on a clock the test can move, so schedules fire without waiting for the minute.
   const clock = { offsetMs: 0 };
   const qstash = await startQStash({ port: 0, retryBaseDelayMs: 50, now: () => Date.now() + clock.offsetMs });
@@ -55,6 +64,7 @@ export async function startCloud(opts: CloudOptions): Promise<Cloud> {
   };
   const worker = await startWorker(vars);
   const workerUrl = `http://${worker.address}:${worker.port}`;
+  const owner = ownerSessions(db.ownerUrl);
   return {
     backend: opts.backend,
     database,
@@ -64,12 +74,15 @@ export async function startCloud(opts: CloudOptions): Promise<Cloud> {
     worker,
     workerUrl,
     vars,
+    system: owner.system,
+    sqlRequests: () => neon.stats.sqlRequests,
     async advanceQStash(ms: number) {
       clock.offsetMs += ms;
       await qstash.tick();
     },
     async close() {
       await worker.stop().catch(() => {});
+      await owner.end();
       await qstash.close().catch(() => {});
       await redis.close().catch(() => {});
       await db.close();

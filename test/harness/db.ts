@@ -40,16 +40,8 @@ export interface TestDb {
 export async function startTestDb(backend: BackendName, name: string): Promise<TestDb> {
   const t = await startTestEndpoint(backend, { prefix: `fisioflow_${name}`, migrate: true });
   const { endpoint, database, ownerUrl, appUrl } = t;
-  const pool = new Pool({ connectionString: ownerUrl, max: 4 });
+  const owner = ownerSessions(ownerUrl);
   const app: Sql = neon(appUrl);
-  const withOwner = async <T>(fn: (c: PoolClient) => Promise<T>): Promise<T> => {
-    const c = await pool.connect();
-    try {
-      return await fn(c);
-    } finally {
-      c.release();
-    }
-  };
 
   return {
     backend,
@@ -63,7 +55,38 @@ export async function startTestDb(backend: BackendName, name: string): Promise<T
       if (auth) return (await withAuth(app, auth, queries)) as unknown[][];
       return (await app.transaction(queries(app))) as unknown[][];
     },
-    owner: () => pool.connect(),
+    owner: owner.connect,
+    withOwner: owner.withOwner,
+    system: owner.system,
+    async close() {
+      await owner.end();
+      await t.close();
+    },
+  };
+}
+
+export interface OwnerSessions {
+  connect(): Promise<PoolClient>;
+  /** `fn` on an owner connection, released afterwards (no transaction, no identity). */
+  withOwner<T>(fn: (c: PoolClient) => Promise<T>): Promise<T>;
+  /** Owner work under the 'system' identity in one transaction. */
+  system<T>(fn: (c: PoolClient) => Promise<T>): Promise<T>;
+  end(): Promise<void>;
+}
+
+/** Owner connections over WebSocket (a small Pool) for fixtures and checks. */
+export function ownerSessions(ownerUrl: string): OwnerSessions {
+  const pool = new Pool({ connectionString: ownerUrl, max: 4 });
+  const withOwner = async <T>(fn: (c: PoolClient) => Promise<T>): Promise<T> => {
+    const c = await pool.connect();
+    try {
+      return await fn(c);
+    } finally {
+      c.release();
+    }
+  };
+  return {
+    connect: () => pool.connect(),
     withOwner,
     system: (fn) =>
       withOwner(async (c) => {
@@ -78,10 +101,7 @@ export async function startTestDb(backend: BackendName, name: string): Promise<T
           throw err;
         }
       }),
-    async close() {
-      await pool.end().catch(() => {});
-      await t.close();
-    },
+    end: () => pool.end().catch(() => {}),
   };
 }
 
@@ -93,7 +113,7 @@ export interface Fixture {
   pacB: string;
 }
 
-export async function createFixture(db: TestDb, suffix = ""): Promise<Fixture> {
+export async function createFixture(db: Pick<OwnerSessions, "system">, suffix = ""): Promise<Fixture> {
   const ids = [crypto.randomUUID(), crypto.randomUUID(), crypto.randomUUID(), crypto.randomUUID()] as const;
   const [fisioA, fisioB, pacA, pacB] = ids;
   await db.system(async (c) => {

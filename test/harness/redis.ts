@@ -24,6 +24,8 @@ export const REDIS_TEST_DB = {
   more: 3,
   differential: 4,
   differential2: 5,
+  /** The local cloud behind the app's end-to-end suites (keys unique per run, never flushed). */
+  app: 6,
 } as const;
 
 function baseRedisUrl(): string {

@@ -1,0 +1,93 @@
+/**
+ * The SQL of the pacientes routes, run through the caller-scoped handle (db/caller.ts): RLS
+ * decides what each caller sees and may write. Every statement selects the same columns, with
+ * `data_nascimento` as text (a date, not an instant) and `updated_at::text` as the row's version
+ * (ETag / If-Match, microseconds included).
+ */
+export const PACIENTE_COLUMNS = `p.id, p.nome, p.email, p.telefone, p.data_nascimento::text AS data_nascimento,
+  p.cpf, p.status, p.fisioterapeuta_id, p.created_at, p.updated_at, p.updated_at::text AS version`;
+
+export interface PacienteRow {
+  id: string;
+  nome: string;
+  email: string | null;
+  telefone: string | null;
+  data_nascimento: string | null;
+  cpf: string | null;
+  status: "ativo" | "inativo" | "anonimizado";
+  fisioterapeuta_id: string;
+  created_at: Date;
+  updated_at: Date;
+  version: string;
+}
+
+/** Columns a write may set, as the API names them (the same as the table's). */
+export const PACIENTE_WRITABLE = ["nome", "email", "telefone", "data_nascimento", "cpf", "status"] as const;
+export type PacienteWritable = (typeof PACIENTE_WRITABLE)[number];
+
+export const PACIENTE_BY_ID = `SELECT ${PACIENTE_COLUMNS} FROM public.pacientes p WHERE p.id = $1`;
+
+/**
+ * Newest first, keyset-paged on (created_at, id); `created_at::text` is the cursor's exact value.
+ * $1 status or NULL, $2/$3 the cursor or NULLs, $4 the page size + 1 (to know whether more follow).
+ */
+export const PACIENTES_LIST = `
+SELECT ${PACIENTE_COLUMNS}, p.created_at::text AS cursor_at
+  FROM public.pacientes p
+ WHERE ($1::text IS NULL OR p.status = $1::text)
+   AND ($2::timestamptz IS NULL OR (p.created_at, p.id) < ($2::timestamptz, $3::uuid))
+ ORDER BY p.created_at DESC, p.id DESC
+ LIMIT $4::integer`;
+
+/**
+ * `?q=`: app.buscar_pacientes ranks and pages (keyset on rank, id; see pacientes-search.ts); the
+ * join back to pacientes runs under the caller's RLS. A status filter is a LEFT JOIN condition, so a page keeps the
+ * function's rows (and its cursor) even where some are filtered out: $5 status or NULL.
+ */
+export const PACIENTES_SEARCH = `
+SELECT s.id AS search_id, s.rank, ${PACIENTE_COLUMNS}
+  FROM app.buscar_pacientes($1::text, $2::integer, $3::double precision, $4::uuid) s
+  LEFT JOIN public.pacientes p ON p.id = s.id AND ($5::text IS NULL OR p.status = $5::text)
+ ORDER BY s.rank DESC, s.id`;
+
+export function insertPaciente(values: Partial<Record<PacienteWritable | "fisioterapeuta_id", unknown>>) {
+  const cols = Object.keys(values);
+  return {
+    text: `INSERT INTO public.pacientes AS p (${cols.join(", ")})
+           VALUES (${cols.map((_, i) => `$${i + 1}`).join(", ")}) RETURNING ${PACIENTE_COLUMNS}`,
+    params: Object.values(values),
+  };
+}
+
+/**
+ * UPDATE of the given columns, only if the row's version is still `version` (when given): one
+ * statement, so no write can slip between the check and the update. Column names come from
+ * PACIENTE_WRITABLE only, never from input.
+ */
+export function updatePaciente(
+  id: string,
+  values: Partial<Record<PacienteWritable, unknown>>,
+  version?: string,
+) {
+  const cols = Object.keys(values).filter((k): k is PacienteWritable =>
+    (PACIENTE_WRITABLE as readonly string[]).includes(k),
+  );
+  const sets = cols.map((c, i) => `${c} = $${i + 3}`);
+  return {
+    text: `UPDATE public.pacientes AS p SET ${sets.join(", ")}
+            WHERE p.id = $1 AND ($2::timestamptz IS NULL OR p.updated_at = $2::timestamptz)
+           RETURNING ${PACIENTE_COLUMNS}`,
+    params: [id, version ?? null, ...cols.map((c) => values[c])],
+  };
+}
+
+/** After a conditional write: does the row exist for this caller (412 vs 404)? */
+export const PACIENTE_VERSION =
+  "SELECT p.updated_at::text AS version FROM public.pacientes p WHERE p.id = $1";
+
+/** DELETE keeps the record (clinical records are kept for 20 years): it deactivates. */
+export const DEACTIVATE_PACIENTE = `
+UPDATE public.pacientes AS p
+   SET status = CASE WHEN p.status = 'anonimizado' THEN p.status ELSE 'inativo' END
+ WHERE p.id = $1
+RETURNING p.id`;

@@ -1,0 +1,102 @@
+/**
+ * `Idempotency-Key` on POST: mobile clients retry, and a retried booking or registration must not
+ * happen twice. The first request with a key claims it in Redis (SET NX) and its answer is stored
+ * for 24 h; a repeat with the same method, path and body replays that answer
+ * (`Idempotent-Replayed: true`), one with another body answers 422 `idempotency_key_reused`, and
+ * one that arrives while the first still runs answers 409. Keys are per user. A 5xx or 429 is not
+ * stored, so a retry runs again. Without Redis the request runs unprotected, with a warning:
+ * Redis is an optimisation, never a dependency.
+ */
+import type { MiddlewareHandler } from "hono";
+import { ApiError } from "../errors";
+import type { V1Env } from "./context";
+
+export const IDEMPOTENCY_TTL_SECONDS = 24 * 3600;
+/** A claim whose request died mid-way frees the key after this long. */
+const RUNNING_TTL_SECONDS = 60;
+const KEY = /^[A-Za-z0-9._:-]{1,200}$/;
+const REPLAYED_HEADERS = ["content-type", "etag", "location"];
+
+interface Stored {
+  state: "running" | "done";
+  fingerprint: string;
+  status?: number;
+  body?: string;
+  headers?: Record<string, string>;
+}
+
+async function sha256(text: string): Promise<string> {
+  const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text));
+  return [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+export const idempotency: MiddlewareHandler<V1Env> = async (c, next) => {
+  if (c.req.method !== "POST") return next();
+  const key = c.req.header("idempotency-key");
+  if (key === undefined) return next();
+  if (!KEY.test(key)) {
+    throw new ApiError("bad_request", "Idempotency-Key must be 1 to 200 of A-Z a-z 0-9 . _ : -");
+  }
+  const { redis, logger } = c.get("services");
+  const degraded = (op: string, err?: unknown) =>
+    logger.warn("idempotency_degraded", { op, error: err ? ((err as Error).name ?? "Error") : "no redis" });
+  if (!redis) {
+    degraded("claim");
+    return next();
+  }
+  const fingerprint = await sha256(`${c.req.method} ${c.req.path}\n${await c.req.text()}`);
+  const redisKey = `idem:${c.get("auth").userId}:${key}`;
+
+  let claimed: unknown;
+  try {
+    claimed = await redis.set(redisKey, { state: "running", fingerprint } satisfies Stored, {
+      nx: true,
+      ex: RUNNING_TTL_SECONDS,
+    });
+  } catch (err) {
+    degraded("claim", err);
+    return next();
+  }
+  if (claimed !== "OK") {
+    let stored: Stored | null = null;
+    try {
+      stored = await redis.get<Stored>(redisKey);
+    } catch (err) {
+      degraded("read", err);
+    }
+    if (stored && stored.fingerprint !== fingerprint) {
+      throw new ApiError("idempotency_key_reused", "This Idempotency-Key was used with another request");
+    }
+    if (stored?.state !== "done") {
+      throw new ApiError("conflict", "A request with this Idempotency-Key is in progress; retry later");
+    }
+    return new Response(stored.body ?? null, {
+      status: stored.status ?? 200,
+      headers: { ...stored.headers, "Idempotent-Replayed": "true" },
+    });
+  }
+
+  await next();
+  const res = c.res;
+  try {
+    if (res.status >= 500 || res.status === 429) {
+      await redis.del(redisKey);
+      return;
+    }
+    const headers: Record<string, string> = {};
+    for (const h of REPLAYED_HEADERS) {
+      const v = res.headers.get(h);
+      if (v !== null) headers[h] = v;
+    }
+    const stored: Stored = {
+      state: "done",
+      fingerprint,
+      status: res.status,
+      body: await res.clone().text(),
+      headers,
+    };
+    await redis.set(redisKey, stored, { ex: IDEMPOTENCY_TTL_SECONDS });
+  } catch (err) {
+    degraded("store", err);
+  }
+};

@@ -1,0 +1,34 @@
+/**
+ * /v1: the clinical API. One sub-app that authenticates once (every route inside has a caller),
+ * gives route code only the caller-scoped database handle, makes POSTs retry-safe with
+ * Idempotency-Key, and maps database errors to the error model.
+ */
+import { OpenAPIHono } from "@hono/zod-openapi";
+import { callerDb } from "../../db/caller";
+import type { AppEnv } from "../context";
+import { onError, validationHook } from "../errors";
+import { requireAuth } from "../middleware/auth";
+import type { V1Env } from "./context";
+import { dbErrorToApiError } from "./db-errors";
+import { idempotency } from "./idempotency";
+import { registerPacientes } from "./pacientes";
+
+export function registerV1(app: OpenAPIHono<AppEnv>) {
+  const v1 = new OpenAPIHono<V1Env>({ defaultHook: validationHook });
+  v1.use("*", requireAuth());
+  v1.use("*", async (c, next) => {
+    // The one place the unscoped connection is wrapped: from here on, every batch carries the caller.
+    c.set("db", callerDb(c.get("services").unscopedSql, c.get("auth")));
+    await next();
+  });
+  v1.use("*", idempotency);
+  registerPacientes(v1);
+  v1.onError(async (err, c) => onError((await dbErrorToApiError(err, c)) ?? err, c));
+
+  app.openAPIRegistry.registerComponent("securitySchemes", "bearerAuth", {
+    type: "http",
+    scheme: "bearer",
+    bearerFormat: "JWT",
+  });
+  app.route("/v1", v1);
+}

@@ -1,0 +1,42 @@
+import { createRoute, type OpenAPIHono, z } from "@hono/zod-openapi";
+import { PACIENTE_BY_ID, type PacienteRow } from "../../../db/queries/pacientes";
+import { ApiError } from "../../errors";
+import type { V1Env } from "../context";
+import { etagOf, ifNoneMatchHits } from "../etag";
+import { bearerSecurity, errorResponses, IdParam } from "../openapi";
+import { Paciente, toPaciente } from "./schema";
+
+const route = createRoute({
+  method: "get",
+  path: "/pacientes/{id}",
+  tags: ["pacientes"],
+  summary: "One paciente, with its ETag",
+  security: bearerSecurity,
+  request: {
+    params: IdParam,
+    headers: z.object({ "if-none-match": z.string().max(500).optional() }),
+  },
+  responses: {
+    200: {
+      description: "The paciente; `ETag` names this version (send it as If-Match to update)",
+      headers: z.object({ ETag: z.string() }),
+      content: { "application/json": { schema: Paciente } },
+    },
+    304: { description: "Not modified since the ETag in If-None-Match" },
+    ...errorResponses(404),
+  },
+});
+
+export function registerGetPaciente(app: OpenAPIHono<V1Env>) {
+  app.openapi(route, async (c) => {
+    const { id } = c.req.valid("param");
+    const [[row]] = await c.get("db").batch<[PacienteRow[]]>((sql) => [sql(PACIENTE_BY_ID, [id])], {
+      readOnly: true,
+    });
+    if (!row) throw new ApiError("not_found", "No such paciente");
+    const etag = etagOf(row.version);
+    c.header("ETag", etag);
+    if (ifNoneMatchHits(c.req.valid("header")["if-none-match"], etag)) return c.body(null, 304);
+    return c.json(toPaciente(row), 200);
+  });
+}
