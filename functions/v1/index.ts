@@ -8,10 +8,15 @@ import { callerDb } from "../../db/caller";
 import type { AppEnv } from "../context";
 import { onError, validationHook } from "../errors";
 import { requireAuth } from "../middleware/auth";
+import { registerConsultas } from "./consultas";
 import type { V1Env } from "./context";
 import { dbErrorToApiError } from "./db-errors";
+import { registerExercicios } from "./exercicios";
+import { registerFisioterapeutas } from "./fisioterapeutas";
 import { idempotency } from "./idempotency";
 import { registerPacientes } from "./pacientes";
+import { registerPrescricoes } from "./prescricoes";
+import { registerProntuarios } from "./prontuarios";
 
 export function registerV1(app: OpenAPIHono<AppEnv>) {
   const v1 = new OpenAPIHono<V1Env>({ defaultHook: validationHook });
@@ -22,7 +27,12 @@ export function registerV1(app: OpenAPIHono<AppEnv>) {
     await next();
   });
   v1.use("*", idempotency);
+  registerFisioterapeutas(v1);
   registerPacientes(v1);
+  registerConsultas(v1);
+  registerProntuarios(v1);
+  registerExercicios(v1);
+  registerPrescricoes(v1);
   v1.onError(async (err, c) => onError((await dbErrorToApiError(err, c)) ?? err, c));
 
   app.openAPIRegistry.registerComponent("securitySchemes", "bearerAuth", {

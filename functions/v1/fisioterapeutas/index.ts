@@ -1,0 +1,5 @@
+import type { OpenAPIHono } from "@hono/zod-openapi";
+import type { V1Env } from "../context";
+
+/** The /v1/fisioterapeutas routes (to be written: see functions/v1/pacientes for the pattern). */
+export function registerFisioterapeutas(_app: OpenAPIHono<V1Env>) {}

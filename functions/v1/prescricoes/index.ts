@@ -1,0 +1,5 @@
+import type { OpenAPIHono } from "@hono/zod-openapi";
+import type { V1Env } from "../context";
+
+/** The /v1/prescricoes routes (to be written: see functions/v1/pacientes for the pattern). */
+export function registerPrescricoes(_app: OpenAPIHono<V1Env>) {}
