@@ -10,8 +10,9 @@ export type ConsultaStatus = (typeof consultaStatus)[number];
 /**
  * Typed mirror of `consultas`, hand-written in SQL as PARTITION BY RANGE (data_consulta), monthly
  * partitions + DEFAULT. A key on a partitioned table must contain the partition key, so the
- * primary key is (id, data_consulta); `id` alone is kept globally unique by `private.consultas_agenda`, which also
- * carries the no-double-booking exclusion constraint `consultas_no_overlap`.
+ * primary key is (id, data_consulta); `id` alone is kept globally unique by
+ * `private.consultas_agenda`, which also carries the no-double-booking exclusion constraint
+ * `consultas_no_overlap`.
  */
 export const consultas = pgTable(
   "consultas",
