@@ -9,6 +9,7 @@
  * at local midnight.
  */
 import type { NeonQueryFunction, NeonQueryPromise } from "@neondatabase/serverless";
+import type { DbExecutor } from "./resilience";
 import { type Auth, withAuth } from "./session";
 
 export type Sql = NeonQueryFunction<false, false>;
@@ -36,14 +37,25 @@ export interface CallerDb {
 /** Builds one statement: parameterised text, never values spliced into it. */
 export type QueryBuilder = (text: string, params?: unknown[]) => Statement;
 
-export function callerDb(sql: Sql, auth: Auth): CallerDb {
+export interface CallerDbOptions {
+  /** Timeout, retries and circuit breaker around every batch (db/resilience.ts). */
+  exec?: DbExecutor;
+  /** The request may be repeated safely (it carries an Idempotency-Key): a write whose outcome is
+   * unknown (network, timeout) may then be retried too. */
+  idempotent?: boolean;
+}
+
+export function callerDb(sql: Sql, auth: Auth, options: CallerDbOptions = {}): CallerDb {
   const q: QueryBuilder = (text, params = []) => sql.query(text, params) as Statement;
   return {
     auth,
-    async batch<R extends unknown[][]>(build: (q: QueryBuilder) => Statement[], opts?: BatchOptions) {
-      const statements = build(q);
-      if (statements.length === 0) return [] as unknown as R;
-      return (await withAuth(sql, auth, statements, opts)) as R;
+    async batch<R extends unknown[][]>(build: (q: QueryBuilder) => Statement[], opts: BatchOptions = {}) {
+      // Built anew for every attempt: a retry sends the same statements, never a spent promise.
+      const run = (signal?: AbortSignal) =>
+        withAuth(sql, auth, build(q), { ...opts, ...(signal ? { fetchOptions: { signal } } : {}) });
+      if (build(q).length === 0) return [] as unknown as R;
+      const kind = { write: !opts.readOnly, idempotent: options.idempotent ?? false };
+      return (await (options.exec ? options.exec(run, kind) : run())) as R;
     },
   };
 }

@@ -83,3 +83,21 @@ export function uniqueViolationField(err: unknown): "email" | "cpf" | null {
 export function uniqueViolationMessage(field: "email" | "cpf"): string {
   return field === "cpf" ? "this CPF cannot be registered" : "this email cannot be registered";
 }
+
+/**
+ * SQLSTATEs after which the same request can succeed and nothing was committed: serialization
+ * failure and deadlock (the transaction was rolled back), too many connections and admin shutdown
+ * (Neon restarting or scaling a compute: the statement did not run). A request may retry these,
+ * writes included.
+ */
+export function isRetryableSqlState(code: string | undefined): boolean {
+  return code === "40001" || code === "40P01" || code === "53300" || code === "57P01";
+}
+
+/**
+ * Connection exceptions (class 08): the connection broke, and a write's outcome is unknown. A read
+ * may retry; a write only when the client made it idempotent (Idempotency-Key).
+ */
+export function isConnectionException(code: string | undefined): boolean {
+  return code?.startsWith("08") ?? false;
+}

@@ -22,7 +22,7 @@
  * seed, and daily by the `partitions` job (jobs/partitions).
  */
 
-import { pgError } from "./errors";
+import { isConnectionException, isRetryableSqlState, pgError } from "./errors";
 import type { Queryable } from "./owner-client";
 import { SYSTEM_SQL } from "./session";
 
@@ -103,12 +103,10 @@ function pgTimestamp(d: Date): string {
 export function isTransientPgCode(code: string | undefined): boolean {
   if (!code) return false;
   return (
+    isRetryableSqlState(code) ||
+    isConnectionException(code) ||
     code === "55P03" || // lock_not_available (lock_timeout)
-    code === "40P01" || // deadlock_detected
-    code === "40001" || // serialization_failure
     code === "57014" || // query_canceled (statement_timeout)
-    code === "57P01" || // admin_shutdown
-    code.startsWith("08") || // connection exceptions
     code.startsWith("53") // insufficient resources
   );
 }

@@ -58,7 +58,12 @@ export async function withAuth<A extends boolean, F extends boolean>(
   sql: NeonQueryFunction<A, F>,
   auth: Auth,
   queries: NeonQueryPromise<A, F>[] | ((sql: NeonQueryFunction<A, F>) => NeonQueryPromise<A, F>[]),
-  opts?: { isolationLevel?: "ReadCommitted" | "RepeatableRead" | "Serializable"; readOnly?: boolean },
+  opts?: {
+    isolationLevel?: "ReadCommitted" | "RepeatableRead" | "Serializable";
+    readOnly?: boolean;
+    /** Passed to the driver's fetch, e.g. `{ signal }` for a timeout. */
+    fetchOptions?: Record<string, unknown>;
+  },
 ): Promise<unknown[]> {
   const list = typeof queries === "function" ? queries(sql) : queries;
   const results = await sql.transaction([authStatements(sql, auth), ...list], opts);

@@ -4,6 +4,7 @@
  */
 import type { Context } from "hono";
 import { isRlsViolation, pgError, uniqueViolationField, uniqueViolationMessage } from "../../db/errors";
+import { DatabaseUnavailableError, isTransientDbFailure } from "../../db/resilience";
 import { ApiError } from "../errors";
 import { checkRateLimit, type RateLimitRule } from "../lib/ratelimit";
 import type { V1Env } from "./context";
@@ -15,6 +16,15 @@ import type { V1Env } from "./context";
 export const UNIQUE_CONFLICT_LIMIT: RateLimitRule = { limit: 10, window: "1 h", prefix: "rl:unique409" };
 
 export async function dbErrorToApiError(err: unknown, c: Context<V1Env>): Promise<ApiError | undefined> {
+  if (err instanceof DatabaseUnavailableError) {
+    c.header("Retry-After", String(err.retryAfterSeconds));
+    return new ApiError("service_unavailable", "The database is unavailable for now; retry later");
+  }
+  if (isTransientDbFailure(err)) {
+    // Retries (db/resilience.ts) did not help, or this write could not be retried safely.
+    c.header("Retry-After", "1");
+    return new ApiError("service_unavailable", "The database did not answer; retry shortly");
+  }
   const e = pgError(err);
   if (!e?.code) return undefined;
   const field = uniqueViolationField(err);

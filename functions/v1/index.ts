@@ -5,6 +5,7 @@
  */
 import { OpenAPIHono } from "@hono/zod-openapi";
 import { callerDb } from "../../db/caller";
+import { createDbExecutor } from "../../db/resilience";
 import type { AppEnv } from "../context";
 import { onError, validationHook } from "../errors";
 import { requireAuth } from "../middleware/auth";
@@ -18,12 +19,21 @@ import { registerPacientes } from "./pacientes";
 import { registerPrescricoes } from "./prescricoes";
 import { registerProntuarios } from "./prontuarios";
 
+/** Per isolate, not per request: the circuit breaker must remember failures across requests. */
+const dbExecutor = createDbExecutor();
+
 export function registerV1(app: OpenAPIHono<AppEnv>) {
   const v1 = new OpenAPIHono<V1Env>({ defaultHook: validationHook });
   v1.use("*", requireAuth());
   v1.use("*", async (c, next) => {
     // The one place the unscoped connection is wrapped: from here on, every batch carries the caller.
-    c.set("db", callerDb(c.get("services").unscopedSql, c.get("auth")));
+    c.set(
+      "db",
+      callerDb(c.get("services").unscopedSql, c.get("auth"), {
+        exec: dbExecutor,
+        idempotent: c.req.header("idempotency-key") !== undefined,
+      }),
+    );
     await next();
   });
   v1.use("*", idempotency);

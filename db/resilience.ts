@@ -1,0 +1,117 @@
+/**
+ * How a request's database calls survive a flaky network and a Neon compute that is starting,
+ * scaling or restarting (cockatiel): a timeout on every call; retries with exponential backoff
+ * and full jitter, bounded, for failures a retry can fix; and a circuit breaker that, after a run
+ * of such failures, fails calls at once (the API answers 503 with Retry-After) instead of piling
+ * more requests onto a database that is down.
+ *
+ * What is retried: a read, after any transient failure (retryable SQLSTATE, connection exception,
+ * network error, timeout). A write, only after a SQLSTATE that proves nothing was committed
+ * (db/errors.ts isRetryableSqlState), or after an unknown outcome (network, timeout, class 08)
+ * when the client sent an Idempotency-Key (its retry is then safe by contract). Constraint
+ * violations and other SQL errors are never retried.
+ */
+import {
+  BrokenCircuitError,
+  ConsecutiveBreaker,
+  circuitBreaker,
+  ExponentialBackoff,
+  fullJitterGenerator,
+  handleWhen,
+  retry,
+} from "cockatiel";
+import { isConnectionException, isRetryableSqlState, pgError } from "./errors";
+
+export interface ResilienceOptions {
+  /** Longest one database call may take (default 10 s). */
+  timeoutMs: number;
+  /** Attempts in all, the first included (default 3). */
+  maxAttempts: number;
+  /** Backoff: first delay and cap, in ms (full jitter: a random delay up to the exponential one). */
+  initialDelayMs: number;
+  maxDelayMs: number;
+  /** Consecutive transient failures that open the circuit (default 5) and how long it stays open. */
+  breakerThreshold: number;
+  breakerOpenMs: number;
+}
+
+export const DEFAULT_RESILIENCE: ResilienceOptions = {
+  timeoutMs: 10_000,
+  maxAttempts: 3,
+  initialDelayMs: 50,
+  maxDelayMs: 1_000,
+  breakerThreshold: 5,
+  breakerOpenMs: 10_000,
+};
+
+export interface CallKind {
+  /** The call writes (a read-write transaction). */
+  write: boolean;
+  /** The client made the request safe to repeat (Idempotency-Key). */
+  idempotent: boolean;
+}
+
+/** The circuit is open: the database failed repeatedly; try again after `retryAfterSeconds`. */
+export class DatabaseUnavailableError extends Error {
+  override name = "DatabaseUnavailableError";
+  constructor(readonly retryAfterSeconds: number) {
+    super("the database is unavailable for now");
+  }
+}
+
+/**
+ * The driver got no answer from PostgreSQL: its fetch failed or timed out, or Neon's proxy
+ * answered a non-400 status (a compute starting, an overloaded proxy), all a NeonDbError without
+ * a SQLSTATE; or the connection broke (class 08). Whether a write committed is unknown. Any other
+ * error (a bug in our code, a SQL error) is not a database outage.
+ */
+function isUnknownOutcome(err: unknown): boolean {
+  const code = pgError(err)?.code;
+  if (code !== undefined) return isConnectionException(code);
+  return (err as Error | undefined)?.name === "NeonDbError";
+}
+
+/** A failure that says the database (not the query) is in trouble: the breaker counts these. */
+export function isTransientDbFailure(err: unknown): boolean {
+  return isRetryableSqlState(pgError(err)?.code) || isUnknownOutcome(err);
+}
+
+export type DbExecutor = <T>(call: (signal: AbortSignal) => Promise<T>, kind: CallKind) => Promise<T>;
+
+/**
+ * One executor per isolate (per database): the breaker's state must outlive a request to be of
+ * any use. It holds no I/O object, so sharing it across requests is allowed on Workers.
+ */
+export function createDbExecutor(options: Partial<ResilienceOptions> = {}): DbExecutor {
+  const o = { ...DEFAULT_RESILIENCE, ...options };
+  const breaker = circuitBreaker(handleWhen(isTransientDbFailure), {
+    halfOpenAfter: o.breakerOpenMs,
+    breaker: new ConsecutiveBreaker(o.breakerThreshold),
+  });
+  const backoff = new ExponentialBackoff({
+    generator: fullJitterGenerator,
+    initialDelay: o.initialDelayMs,
+    maxDelay: o.maxDelayMs,
+  });
+  const retrying = (kind: CallKind) =>
+    retry(
+      handleWhen((err) => {
+        const code = pgError(err)?.code;
+        if (isRetryableSqlState(code)) return true;
+        if (!isUnknownOutcome(err)) return false;
+        return !kind.write || kind.idempotent;
+      }),
+      { maxAttempts: o.maxAttempts - 1, backoff },
+    );
+  return async (call, kind) => {
+    try {
+      return await retrying(kind).execute(() =>
+        breaker.execute(() => call(AbortSignal.timeout(o.timeoutMs))),
+      );
+    } catch (err) {
+      if (err instanceof BrokenCircuitError)
+        throw new DatabaseUnavailableError(Math.ceil(o.breakerOpenMs / 1000));
+      throw err;
+    }
+  };
+}
