@@ -7,6 +7,16 @@ import type { Logger } from "./logger";
  */
 export interface Cache {
   getOrLoad<T>(key: string, ttlSeconds: number, load: () => Promise<T>): Promise<T>;
+  /**
+   * Like getOrLoad, for one `field` of a hash at `key` (e.g. one entry per caller of one row):
+   * `invalidate(key)` then drops every field at once. `load` answering undefined is not cached.
+   */
+  getOrLoadField<T>(
+    key: string,
+    field: string,
+    ttlSeconds: number,
+    load: () => Promise<T | undefined>,
+  ): Promise<T | undefined>;
   invalidate(...keys: string[]): Promise<void>;
 }
 
@@ -30,6 +40,33 @@ export function createCache(redis: Redis | null, logger: Logger, prefix = "cache
         await redis.set(k, { v: value }, { ex: ttlSeconds });
       } catch (err) {
         warn("set", err);
+      }
+      return value;
+    },
+    async getOrLoadField<T>(
+      key: string,
+      field: string,
+      ttlSeconds: number,
+      load: () => Promise<T | undefined>,
+    ) {
+      if (!redis) return load();
+      const k = prefix + key;
+      try {
+        const hit = await redis.hget<{ v: T }>(k, field);
+        if (hit && typeof hit === "object" && "v" in hit) return hit.v;
+      } catch (err) {
+        warn("hget", err);
+        return load();
+      }
+      const value = await load();
+      if (value === undefined) return value;
+      try {
+        const p = redis.pipeline();
+        p.hset(k, { [field]: { v: value } });
+        p.expire(k, ttlSeconds);
+        await p.exec();
+      } catch (err) {
+        warn("hset", err);
       }
       return value;
     },

@@ -86,8 +86,24 @@ describe.each(backends)("/v1/pacientes on $name", ({ name, skip }) => {
           "if-none-match": res.headers.get("etag")!,
         });
         expect(notModified.status).toBe(304);
+        expect(notModified.roundTrips).toBe(0); // served from the cache
       },
     );
+
+    it.skipIf(skip)("a cached read costs no round trip, and the writer never reads stale data", async () => {
+      const id = (await api(as("fisioA"), "POST", "/v1/pacientes", { nome: "Cache Antes" })).body.id;
+      expect((await api(as("fisioA"), "GET", `/v1/pacientes/${id}`)).roundTrips).toBe(1);
+      const hit = await api(as("fisioA"), "GET", `/v1/pacientes/${id}`);
+      expect([hit.status, hit.roundTrips, hit.body.nome]).toEqual([200, 0, "Cache Antes"]);
+      await api(as("fisioA"), "PATCH", `/v1/pacientes/${id}`, { nome: "Cache Depois" });
+      const after = await api(as("fisioA"), "GET", `/v1/pacientes/${id}`);
+      expect([after.roundTrips, after.body.nome]).toEqual([1, "Cache Depois"]);
+      await api(as("fisioA"), "DELETE", `/v1/pacientes/${id}`);
+      expect((await api(as("fisioA"), "GET", `/v1/pacientes/${id}`)).body.status).toBe("inativo");
+      // Another caller gets what the database says for them, not A's cached copy.
+      const other = await api(as("fisioB"), "GET", `/v1/pacientes/${id}`);
+      expect([other.status, other.roundTrips]).toEqual([404, 1]);
+    });
 
     it.skipIf(skip)("an admin registers for a named fisioterapeuta", async () => {
       const res = await api(admin, "POST", "/v1/pacientes", {

@@ -1,9 +1,11 @@
 import { createRoute, type OpenAPIHono } from "@hono/zod-openapi";
 import { DEACTIVATE_PACIENTE } from "../../../db/queries/pacientes";
 import { ApiError } from "../../errors";
+import { createCache } from "../../lib/cache";
 import type { V1Env } from "../context";
 import { allowRoles } from "../guards";
 import { bearerSecurity, errorResponses, IdParam } from "../openapi";
+import { pacienteCacheKey } from "./cache";
 
 const route = createRoute({
   method: "delete",
@@ -27,6 +29,8 @@ export function registerDeletePaciente(app: OpenAPIHono<V1Env>) {
     const { id } = c.req.valid("param");
     const [rows] = await c.get("db").batch((sql) => [sql(DEACTIVATE_PACIENTE, [id])]);
     if (rows.length === 0) throw new ApiError("not_found", "No such paciente");
+    const { redis, logger } = c.get("services");
+    await createCache(redis, logger).invalidate(pacienteCacheKey(id));
     return c.body(null, 204);
   });
 }

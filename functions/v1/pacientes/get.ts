@@ -1,9 +1,11 @@
 import { createRoute, type OpenAPIHono, z } from "@hono/zod-openapi";
 import { PACIENTE_BY_ID, type PacienteRow } from "../../../db/queries/pacientes";
 import { ApiError } from "../../errors";
+import { createCache } from "../../lib/cache";
 import type { V1Env } from "../context";
 import { etagOf, ifNoneMatchHits } from "../etag";
 import { bearerSecurity, errorResponses, IdParam } from "../openapi";
+import { type CachedPaciente, callerField, PACIENTE_CACHE_TTL_SECONDS, pacienteCacheKey } from "./cache";
 import { Paciente, toPaciente } from "./schema";
 
 const route = createRoute({
@@ -30,13 +32,22 @@ const route = createRoute({
 export function registerGetPaciente(app: OpenAPIHono<V1Env>) {
   app.openapi(route, async (c) => {
     const { id } = c.req.valid("param");
-    const [[row]] = await c.get("db").batch<[PacienteRow[]]>((sql) => [sql(PACIENTE_BY_ID, [id])], {
-      readOnly: true,
-    });
-    if (!row) throw new ApiError("not_found", "No such paciente");
-    const etag = etagOf(row.version);
+    const { redis, logger } = c.get("services");
+    const found = await createCache(redis, logger).getOrLoadField<CachedPaciente>(
+      pacienteCacheKey(id),
+      callerField(c.get("auth")),
+      PACIENTE_CACHE_TTL_SECONDS,
+      async () => {
+        const [[row]] = await c.get("db").batch<[PacienteRow[]]>((sql) => [sql(PACIENTE_BY_ID, [id])], {
+          readOnly: true,
+        });
+        return row ? { paciente: toPaciente(row), version: row.version } : undefined;
+      },
+    );
+    if (!found) throw new ApiError("not_found", "No such paciente");
+    const etag = etagOf(found.version);
     c.header("ETag", etag);
     if (ifNoneMatchHits(c.req.valid("header")["if-none-match"], etag)) return c.body(null, 304);
-    return c.json(toPaciente(row), 200);
+    return c.json(found.paciente, 200);
   });
 }

@@ -1,10 +1,12 @@
 import { createRoute, type OpenAPIHono, z } from "@hono/zod-openapi";
 import { PACIENTE_VERSION, type PacienteRow, updatePaciente } from "../../../db/queries/pacientes";
 import { ApiError } from "../../errors";
+import { createCache } from "../../lib/cache";
 import type { V1Env } from "../context";
 import { etagOf, versionFromIfMatch } from "../etag";
 import { allowRoles } from "../guards";
 import { bearerSecurity, errorResponses, IdParam, IfMatchHeader } from "../openapi";
+import { pacienteCacheKey } from "./cache";
 import { Paciente, toPaciente, UpdatePaciente } from "./schema";
 
 const route = createRoute({
@@ -50,6 +52,8 @@ export function registerUpdatePaciente(app: OpenAPIHono<V1Env>) {
         throw new ApiError("precondition_failed", "The paciente changed since If-Match; read it again");
       throw new ApiError("not_found", "No such paciente");
     }
+    const { redis, logger } = c.get("services");
+    await createCache(redis, logger).invalidate(pacienteCacheKey(id));
     c.header("ETag", etagOf(row.version));
     return c.json(toPaciente(row), 200);
   });
