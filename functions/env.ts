@@ -38,6 +38,8 @@ export const EnvSchema = z.object({
   JWT_AUDIENCE: optionalString,
   /** Oldest `iat` accepted, in jose's duration syntax; tokens must carry `exp` anyway. */
   JWT_MAX_AGE: z.string().default("12h"),
+  /** Requests per minute one user may make to /v1 (sliding window in Redis; off without Redis). */
+  RATE_LIMIT_PER_MINUTE: z.coerce.number().int().min(1).max(100_000).default(600),
   /** Comma-separated list of allowed browser origins. */
   CORS_ORIGINS: z.string().default(""),
   LOG_LEVEL: z.enum(["debug", "info", "warn", "error"]).default("info"),

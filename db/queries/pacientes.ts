@@ -91,3 +91,29 @@ UPDATE public.pacientes AS p
    SET status = CASE WHEN p.status = 'anonimizado' THEN p.status ELSE 'inativo' END
  WHERE p.id = $1
 RETURNING p.id`;
+
+/**
+ * LGPD export: everything the caller may see of one paciente, as one JSON document built by
+ * PostgreSQL (rows as they are stored; timestamps in ISO 8601 with offset). Run in the same
+ * batch as EXPORT_AUDIT, so the prontuarios read is audited.
+ */
+export const PACIENTE_EXPORT = `
+SELECT jsonb_build_object(
+  'paciente', (SELECT to_jsonb(p) FROM public.pacientes p WHERE p.id = $1),
+  'consultas', coalesce((SELECT jsonb_agg(to_jsonb(c) ORDER BY c.data_consulta, c.id)
+                           FROM public.consultas c WHERE c.paciente_id = $1), '[]'::jsonb),
+  'prontuarios', coalesce((SELECT jsonb_agg(to_jsonb(r) ORDER BY r.created_at, r.id)
+                             FROM public.prontuarios r WHERE r.paciente_id = $1), '[]'::jsonb),
+  'prescricoes', coalesce((SELECT jsonb_agg(to_jsonb(x) || jsonb_build_object('exercicio_nome', e.nome)
+                                            ORDER BY x.inicio, x.id)
+                             FROM public.prescricoes x JOIN public.exercicios e ON e.id = x.exercicio_id
+                            WHERE x.paciente_id = $1), '[]'::jsonb)
+) AS doc`;
+
+export const EXPORT_AUDIT = `
+SELECT audit.registrar_leitura('pacientes', ARRAY(SELECT p.id FROM public.pacientes p WHERE p.id = $1))
+     + audit.registrar_leitura('prontuarios',
+         ARRAY(SELECT r.id FROM public.prontuarios r WHERE r.paciente_id = $1)) AS audited`;
+
+/** LGPD anonymisation (db/migrations/0010): admin only, checked again by the database. */
+export const ANONYMIZE_PACIENTE = "SELECT app.anonimizar_paciente($1::uuid) AS ok";

@@ -1,6 +1,6 @@
 import { Ratelimit } from "@upstash/ratelimit";
 import type { Redis } from "@upstash/redis/cloudflare";
-import type { MiddlewareHandler } from "hono";
+import type { Context, MiddlewareHandler } from "hono";
 import type { AppEnv } from "../context";
 import { errorResponse } from "../errors";
 
@@ -49,9 +49,15 @@ export async function checkRateLimit(
   }
 }
 
-/** Middleware: limit by authenticated user, else by client IP. Answers 429 `rate_limited`. */
-export function rateLimit(rule: RateLimitRule): MiddlewareHandler<AppEnv> {
+/**
+ * Middleware: limit by authenticated user, else by client IP. Answers 429 `rate_limited`. The rule
+ * may depend on the request (e.g. a limit from env).
+ */
+export function rateLimit<E extends AppEnv>(
+  ruleOf: RateLimitRule | ((c: Context<E>) => RateLimitRule),
+): MiddlewareHandler<E> {
   return async (c, next) => {
+    const rule = typeof ruleOf === "function" ? ruleOf(c) : ruleOf;
     const { redis, logger } = c.get("services");
     const id =
       c.get("auth")?.userId ??

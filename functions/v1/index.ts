@@ -8,6 +8,7 @@ import { callerDb } from "../../db/caller";
 import { createDbExecutor } from "../../db/resilience";
 import type { AppEnv } from "../context";
 import { onError, validationHook } from "../errors";
+import { rateLimit } from "../lib/ratelimit";
 import { requireAuth } from "../middleware/auth";
 import { registerConsultas } from "./consultas";
 import type { V1Env } from "./context";
@@ -25,6 +26,11 @@ const dbExecutor = createDbExecutor();
 export function registerV1(app: OpenAPIHono<AppEnv>) {
   const v1 = new OpenAPIHono<V1Env>({ defaultHook: validationHook });
   v1.use("*", requireAuth());
+  // Per user, after authentication; without Redis it lets everything through (and says so).
+  v1.use(
+    "*",
+    rateLimit<V1Env>((c) => ({ limit: c.get("env").RATE_LIMIT_PER_MINUTE, window: "60 s", prefix: "rl:v1" })),
+  );
   v1.use("*", async (c, next) => {
     // The one place the unscoped connection is wrapped: from here on, every batch carries the caller.
     c.set(

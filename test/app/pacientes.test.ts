@@ -16,7 +16,7 @@ const backends = await testBackends();
 const realRedis = (await testRedisBackends()).find((b) => b.name === "redis" && !b.skip);
 
 // Valid CPFs (check digits) for the run; each test takes its own.
-const CPFS = ["529.982.247-25", "111.444.777-35", "390.533.447-05", "048.761.990-20", "853.513.468-93"];
+const CPFS = ["529.982.247-25", "111.444.777-35", "390.533.447-05", "246.813.579-28", "853.513.468-93"];
 
 describe.each(backends)("/v1/pacientes on $name", ({ name, skip }) => {
   let cloud: Cloud;
@@ -234,6 +234,84 @@ describe.each(backends)("/v1/pacientes on $name", ({ name, skip }) => {
         expect(other.body.error.code).toBe("idempotency_key_reused");
       },
     );
+  });
+
+  describe("LGPD", () => {
+    it.skipIf(skip)(
+      "export: the paciente's data as one document, for self or an admin, read audited",
+      async () => {
+        const id = (await api(as("fisioA"), "POST", "/v1/pacientes", { nome: "Exportada", cpf: CPFS[2] }))
+          .body.id;
+        await cloud.system(async (c) => {
+          await c.query(
+            "INSERT INTO consultas (paciente_id, fisioterapeuta_id, data_consulta) VALUES ($1, $2, now() + interval '3 days')",
+            [id, fx.fisioA],
+          );
+          await c.query(
+            "INSERT INTO prontuarios (paciente_id, fisioterapeuta_id, conteudo) VALUES ($1, $2, 'Evolução')",
+            [id, fx.fisioA],
+          );
+        });
+        const self: Auth = { userId: id, role: "paciente" };
+        for (const who of [self, admin]) {
+          const res = await api(who, "GET", `/v1/pacientes/${id}/export`);
+          expect(res.status, who.role).toBe(200);
+          expect(res.roundTrips).toBe(1);
+          expect(res.body.paciente).toMatchObject({ id, nome: "Exportada", cpf: "39053344705" });
+          expect(res.body.consultas).toHaveLength(1);
+          expect(res.body.prontuarios.map((p: { conteudo: string }) => p.conteudo)).toEqual(["Evolução"]);
+          expect(res.body.prescricoes).toEqual([]);
+        }
+        const audited = await cloud.system((c) =>
+          c.query(
+            `SELECT actor_role, count(*)::int AS n FROM audit.log
+            WHERE tabela = 'prontuarios' AND operacao = 'READ' AND row_id IN (SELECT id FROM prontuarios WHERE paciente_id = $1)
+            GROUP BY actor_role ORDER BY actor_role`,
+            [id],
+          ),
+        );
+        expect(audited.rows).toEqual([
+          { actor_role: "admin", n: 1 },
+          { actor_role: "paciente", n: 1 },
+        ]);
+        // Nobody else: not the fisioterapeuta (not an LGPD route of theirs), not another paciente.
+        expect((await api(as("fisioA"), "GET", `/v1/pacientes/${id}/export`)).status).toBe(403);
+        expect((await api(as("pacB"), "GET", `/v1/pacientes/${id}/export`)).status).toBe(404);
+      },
+    );
+
+    it.skipIf(skip)("anonymize: admin only, personal data gone for good, clinical records kept", async () => {
+      const email = `anon.${crypto.randomUUID()}@x.br`;
+      const created = await api(as("fisioA"), "POST", "/v1/pacientes", {
+        nome: "Anônima",
+        email,
+        cpf: CPFS[3],
+      });
+      const id = created.body.id;
+      await api(as("fisioA"), "GET", `/v1/pacientes/${id}`); // cached for fisioA
+      const denied = await api(as("fisioA"), "POST", `/v1/pacientes/${id}/anonymize`);
+      expect(denied.status, JSON.stringify(denied.body)).toBe(403);
+      const res = await api(admin, "POST", `/v1/pacientes/${id}/anonymize`);
+      expect(res.status).toBe(200);
+      expect(res.roundTrips).toBe(1);
+      expect(res.body).toMatchObject({
+        nome: "Paciente anonimizado",
+        email: null,
+        cpf: null,
+        status: "anonimizado",
+      });
+      const seen = await api(as("fisioA"), "GET", `/v1/pacientes/${id}`);
+      expect(seen.body.nome).toBe("Paciente anonimizado");
+      const anon = await cloud.system((c) =>
+        c.query("SELECT count(*)::int AS n FROM audit.log WHERE row_id = $1 AND operacao = 'ANONYMIZE'", [
+          id,
+        ]),
+      );
+      expect(anon.rows[0].n).toBe(1);
+      expect((await api(admin, "POST", `/v1/pacientes/${crypto.randomUUID()}/anonymize`)).status).toBe(404);
+      // The old email can be registered again: nothing of it is left.
+      expect((await api(as("fisioA"), "POST", "/v1/pacientes", { nome: "Nova", email })).status).toBe(201);
+    });
   });
 
   describe("errors", () => {

@@ -1,7 +1,9 @@
 import type { OpenAPIHono } from "@hono/zod-openapi";
 import type { V1Env } from "../context";
+import { registerAnonymizePaciente } from "./anonymize";
 import { registerCreatePaciente } from "./create";
 import { registerDeletePaciente } from "./delete";
+import { registerExportPaciente } from "./export";
 import { registerGetPaciente } from "./get";
 import { registerListPacientes } from "./list";
 import { registerUpdatePaciente } from "./update";
@@ -12,4 +14,6 @@ export function registerPacientes(app: OpenAPIHono<V1Env>) {
   registerGetPaciente(app);
   registerUpdatePaciente(app);
   registerDeletePaciente(app);
+  registerExportPaciente(app);
+  registerAnonymizePaciente(app);
 }
