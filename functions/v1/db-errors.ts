@@ -3,7 +3,13 @@
  * never the driver's: a PostgreSQL message or `detail` can carry values (`Key (cpf)=(...)`).
  */
 import type { Context } from "hono";
-import { isRlsViolation, pgError, uniqueViolationField, uniqueViolationMessage } from "../../db/errors";
+import {
+  isRlsViolation,
+  isSlotTaken,
+  pgError,
+  uniqueViolationField,
+  uniqueViolationMessage,
+} from "../../db/errors";
 import { DatabaseUnavailableError, isTransientDbFailure } from "../../db/resilience";
 import { ApiError } from "../errors";
 import { checkRateLimit, type RateLimitRule } from "../lib/ratelimit";
@@ -27,6 +33,9 @@ export async function dbErrorToApiError(err: unknown, c: Context<V1Env>): Promis
   }
   const e = pgError(err);
   if (!e?.code) return undefined;
+  if (isSlotTaken(err)) {
+    return new ApiError("slot_taken", "The fisioterapeuta already has a consulta at that time");
+  }
   const field = uniqueViolationField(err);
   if (field) {
     const { redis, logger } = c.get("services");

@@ -1,0 +1,46 @@
+import { createRoute, type OpenAPIHono, z } from "@hono/zod-openapi";
+import { CONSULTA_BY_ID, type ConsultaRow } from "../../../db/queries/consultas";
+import { ApiError } from "../../errors";
+import type { V1Env } from "../context";
+import { etagOf, ifNoneMatchHits } from "../etag";
+import { bearerSecurity, errorResponses, IdParam } from "../openapi";
+import { Consulta, toConsulta } from "./schema";
+
+const route = createRoute({
+  method: "get",
+  path: "/consultas/{id}",
+  tags: ["consultas"],
+  summary: "One consulta, with its ETag",
+  description:
+    "Admins read any consulta, a fisioterapeuta those of their pacientes, a paciente their own; " +
+    "any other answers 404.",
+  security: bearerSecurity,
+  request: {
+    params: IdParam,
+    headers: z.object({ "if-none-match": z.string().max(500).optional() }),
+  },
+  responses: {
+    200: {
+      description: "The consulta; `ETag` names this version (send it as If-Match to update)",
+      headers: z.object({ ETag: z.string() }),
+      content: { "application/json": { schema: Consulta } },
+    },
+    304: { description: "Not modified since the ETag in If-None-Match" },
+    ...errorResponses(404),
+  },
+});
+
+export function registerGetConsulta(app: OpenAPIHono<V1Env>) {
+  app.openapi(route, async (c) => {
+    const { id } = c.req.valid("param");
+    // By id alone every month partition is probed on its key; id is unique across them all.
+    const [[row]] = await c.get("db").batch<[ConsultaRow[]]>((sql) => [sql(CONSULTA_BY_ID, [id])], {
+      readOnly: true,
+    });
+    if (!row) throw new ApiError("not_found", "No such consulta");
+    const etag = etagOf(row.version);
+    c.header("ETag", etag);
+    if (ifNoneMatchHits(c.req.valid("header")["if-none-match"], etag)) return c.body(null, 304);
+    return c.json(toConsulta(row), 200);
+  });
+}
