@@ -9,7 +9,7 @@
  * at local midnight.
  */
 import type { NeonQueryFunction, NeonQueryPromise } from "@neondatabase/serverless";
-import type { DbExecutor } from "./resilience";
+import { DatabaseUnavailableError, type DbExecutor, isTransientDbFailure } from "./resilience";
 import { type Auth, withAuth } from "./session";
 
 export type Sql = NeonQueryFunction<false, false>;
@@ -37,25 +37,65 @@ export interface CallerDb {
 /** Builds one statement: parameterised text, never values spliced into it. */
 export type QueryBuilder = (text: string, params?: unknown[]) => Statement;
 
+/**
+ * Read routing: READ ONLY batches go to read replicas in turn (a replica is a read-only compute
+ * on the same branch), falling back to the primary when the replica fails; writes and the reads
+ * of a user who just wrote (read-your-writes: a replica may lag) go to the primary.
+ */
+export interface ReadRouting {
+  /** Each replica with its own executor: a replica that is down must not open the primary's breaker. */
+  replicas: { sql: Sql; exec?: DbExecutor }[];
+  /** The replica for the next read (e.g. round robin across requests). */
+  pick(): number;
+  /** This caller wrote in the last few seconds: read from the primary. */
+  recentlyWrote(): Promise<boolean>;
+  /** Called after every write batch that succeeded. */
+  wrote(): Promise<void>;
+  /** A replica failed and the primary answered instead (for a log line). */
+  onFallback?(replica: number, err: unknown): void;
+}
+
 export interface CallerDbOptions {
   /** Timeout, retries and circuit breaker around every batch (db/resilience.ts). */
   exec?: DbExecutor;
   /** The request may be repeated safely (it carries an Idempotency-Key): a write whose outcome is
    * unknown (network, timeout) may then be retried too. */
   idempotent?: boolean;
+  routing?: ReadRouting;
 }
 
 export function callerDb(sql: Sql, auth: Auth, options: CallerDbOptions = {}): CallerDb {
-  const q: QueryBuilder = (text, params = []) => sql.query(text, params) as Statement;
+  const { routing } = options;
+  const kind = (opts: BatchOptions) => ({ write: !opts.readOnly, idempotent: options.idempotent ?? false });
+  const on = async (
+    target: Sql,
+    exec: DbExecutor | undefined,
+    build: (q: QueryBuilder) => Statement[],
+    opts: BatchOptions,
+  ) => {
+    // Built anew for every attempt: a retry sends the same statements, never a spent promise.
+    const q: QueryBuilder = (text, params = []) => target.query(text, params) as Statement;
+    const run = (signal?: AbortSignal) =>
+      withAuth(target, auth, build(q), { ...opts, ...(signal ? { fetchOptions: { signal } } : {}) });
+    return exec ? exec(run, kind(opts)) : run();
+  };
   return {
     auth,
     async batch<R extends unknown[][]>(build: (q: QueryBuilder) => Statement[], opts: BatchOptions = {}) {
-      // Built anew for every attempt: a retry sends the same statements, never a spent promise.
-      const run = (signal?: AbortSignal) =>
-        withAuth(sql, auth, build(q), { ...opts, ...(signal ? { fetchOptions: { signal } } : {}) });
-      if (build(q).length === 0) return [] as unknown as R;
-      const kind = { write: !opts.readOnly, idempotent: options.idempotent ?? false };
-      return (await (options.exec ? options.exec(run, kind) : run())) as R;
+      if (opts.readOnly && routing && routing.replicas.length > 0 && !(await routing.recentlyWrote())) {
+        const i = routing.pick() % routing.replicas.length;
+        try {
+          const replica = routing.replicas[i]!;
+          return (await on(replica.sql, replica.exec, build, opts)) as R;
+        } catch (err) {
+          // Only an outage moves the read: a SQL error would be the same on the primary.
+          if (!isTransientDbFailure(err) && !(err instanceof DatabaseUnavailableError)) throw err;
+          routing.onFallback?.(i, err);
+        }
+      }
+      const result = (await on(sql, options.exec, build, opts)) as R;
+      if (!opts.readOnly) await routing?.wrote();
+      return result;
     },
   };
 }

@@ -99,5 +99,6 @@ export function isRetryableSqlState(code: string | undefined): boolean {
  * may retry; a write only when the client made it idempotent (Idempotency-Key).
  */
 export function isConnectionException(code: string | undefined): boolean {
-  return code?.startsWith("08") ?? false;
+  // 08P01 (protocol violation) is a bug of ours, e.g. a parameter count that does not match.
+  return (code?.startsWith("08") ?? false) && code !== "08P01";
 }

@@ -6,8 +6,15 @@
  */
 import { neonConfig } from "@neondatabase/serverless";
 
+const LOCAL_HOSTS = new Set(["localhost", "127.0.0.1"]);
+let configuredFetchEndpoint: string | undefined;
+
 export interface NeonRouting {
-  /** Where neon() posts HTTP queries (the local endpoint's /sql). Absent: Neon's own host. */
+  /**
+   * Where neon() posts HTTP queries (the local endpoint's /sql). Absent: Neon's own host. A
+   * connection string naming localhost:PORT goes to that port's /sql instead (several local
+   * endpoints at once: primary and replicas).
+   */
   fetchEndpoint?: string;
   /** host:port/path of a plain-WebSocket proxy for Pool/Client (the local endpoint's /v1). */
   wsProxy?: string;
@@ -22,8 +29,13 @@ export interface NeonRouting {
  * identical for every request of one process, so setting them again is harmless (and skipped).
  */
 export function configureNeon(routing: NeonRouting): void {
-  if (routing.fetchEndpoint && neonConfig.fetchEndpoint !== routing.fetchEndpoint) {
-    neonConfig.fetchEndpoint = routing.fetchEndpoint;
+  if (routing.fetchEndpoint && configuredFetchEndpoint !== routing.fetchEndpoint) {
+    const fallback = routing.fetchEndpoint;
+    configuredFetchEndpoint = fallback;
+    // Each local endpoint serves the connection strings that name its port (a branch, a read
+    // replica), as Neon routes by endpoint host; any other host goes to the configured endpoint.
+    neonConfig.fetchEndpoint = (host, port) =>
+      LOCAL_HOSTS.has(host) && port ? `http://127.0.0.1:${port}/sql` : fallback;
   }
   if (routing.wsProxy && neonConfig.wsProxy !== routing.wsProxy) {
     // A string wsProxy becomes ws://<wsProxy>?address=<host>:<port>; the local endpoint ignores

@@ -23,6 +23,17 @@ export const EnvSchema = z.object({
   NEON_FETCH_ENDPOINT: url.optional(),
   /** Local cloud only: host:port/path of the local Neon endpoint's WebSocket proxy. */
   NEON_WS_PROXY: optionalString,
+  /** Read replicas (read-only endpoints of the same branch, app role): comma-separated
+   * connection strings. Reads go to them in turn; writes and read-your-writes to DATABASE_URL. */
+  READ_REPLICA_URLS: z
+    .string()
+    .refine(
+      (v) => v.split(",").every((u) => /^postgres(ql)?:\/\/\S+$/.test(u.trim())),
+      "must be comma-separated postgresql:// connection strings",
+    )
+    .optional(),
+  /** After a user writes, their reads stay on the primary this long (a replica may lag). */
+  READ_YOUR_WRITES_SECONDS: z.coerce.number().int().min(0).max(3600).default(5),
   UPSTASH_REDIS_REST_URL: url.optional(),
   UPSTASH_REDIS_REST_TOKEN: optionalString,
   QSTASH_URL: url.optional(),

@@ -62,6 +62,7 @@ export async function dbErrorToApiError(err: unknown, c: Context<V1Env>): Promis
     case "22007":
     case "22008":
     case "22P02":
+    case "22021": // character not in repertoire (a NUL in text)
       return new ApiError("bad_request", "A value is out of range or malformed");
     default:
       return undefined;

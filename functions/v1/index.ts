@@ -4,8 +4,10 @@
  * Idempotency-Key, and maps database errors to the error model.
  */
 import { OpenAPIHono } from "@hono/zod-openapi";
-import { callerDb } from "../../db/caller";
-import { createDbExecutor } from "../../db/resilience";
+import { neon } from "@neondatabase/serverless";
+import type { Context } from "hono";
+import { callerDb, type ReadRouting } from "../../db/caller";
+import { createDbExecutor, type DbExecutor } from "../../db/resilience";
 import type { AppEnv } from "../context";
 import { onError, validationHook } from "../errors";
 import { rateLimit } from "../lib/ratelimit";
@@ -20,8 +22,59 @@ import { registerPacientes } from "./pacientes";
 import { registerPrescricoes } from "./prescricoes";
 import { registerProntuarios } from "./prontuarios";
 
-/** Per isolate, not per request: the circuit breaker must remember failures across requests. */
-const dbExecutor = createDbExecutor();
+/**
+ * Per isolate, not per request: a circuit breaker must remember failures across requests. One per
+ * database URL, so a replica that is down does not stop the primary.
+ */
+const executors = new Map<string, DbExecutor>();
+function executorFor(url: string): DbExecutor {
+  let exec = executors.get(url);
+  if (!exec) {
+    exec = createDbExecutor();
+    executors.set(url, exec);
+  }
+  return exec;
+}
+/** Round robin across replicas, across the requests this isolate serves. */
+let nextReplica = 0;
+
+function readRouting(c: Context<V1Env>): ReadRouting | undefined {
+  const env = c.get("env");
+  if (!env.READ_REPLICA_URLS) return undefined;
+  const { redis, logger } = c.get("services");
+  const key = `ryw:${c.get("auth").userId}`;
+  return {
+    replicas: env.READ_REPLICA_URLS.split(",").map((u) => ({
+      sql: neon(u.trim()),
+      exec: executorFor(u.trim()),
+    })),
+    pick: () => nextReplica++,
+    // Without Redis there is no telling who just wrote: every read stays on the primary.
+    async recentlyWrote() {
+      if (!redis || env.READ_YOUR_WRITES_SECONDS === 0) return redis === null;
+      try {
+        return (await redis.exists(key)) === 1;
+      } catch (err) {
+        logger.warn("read_routing_degraded", { op: "exists", error: (err as Error).name });
+        return true;
+      }
+    },
+    async wrote() {
+      if (!redis || env.READ_YOUR_WRITES_SECONDS === 0) return;
+      try {
+        await redis.set(key, 1, { ex: env.READ_YOUR_WRITES_SECONDS });
+      } catch (err) {
+        logger.warn("read_routing_degraded", { op: "set", error: (err as Error).name });
+      }
+    },
+    onFallback: (replica, err) =>
+      logger.warn("read_replica_failed", {
+        replica,
+        error: (err as Error).name,
+        code: (err as { code?: string }).code,
+      }),
+  };
+}
 
 export function registerV1(app: OpenAPIHono<AppEnv>) {
   const v1 = new OpenAPIHono<V1Env>({ defaultHook: validationHook });
@@ -36,8 +89,9 @@ export function registerV1(app: OpenAPIHono<AppEnv>) {
     c.set(
       "db",
       callerDb(c.get("services").unscopedSql, c.get("auth"), {
-        exec: dbExecutor,
+        exec: executorFor(c.get("env").DATABASE_URL),
         idempotent: c.req.header("idempotency-key") !== undefined,
+        routing: readRouting(c),
       }),
     );
     await next();

@@ -1,5 +1,10 @@
 import type { OpenAPIHono } from "@hono/zod-openapi";
 import type { V1Env } from "../context";
+import { registerCreateExercicio } from "./create";
+import { registerListExercicios } from "./list";
 
-/** The /v1/exercicios routes (to be written: see functions/v1/pacientes for the pattern). */
-export function registerExercicios(_app: OpenAPIHono<V1Env>) {}
+/** /v1/exercicios: the shared catalog every role reads (cached) and admins/fisioterapeutas extend. */
+export function registerExercicios(app: OpenAPIHono<V1Env>) {
+  registerListExercicios(app);
+  registerCreateExercicio(app);
+}

@@ -1,5 +1,12 @@
 import type { OpenAPIHono } from "@hono/zod-openapi";
 import type { V1Env } from "../context";
+import { registerCreateProntuario } from "./create";
+import { registerGetProntuario } from "./get";
+import { registerListProntuarios } from "./list";
 
-/** The /v1/prontuarios routes (to be written: see functions/v1/pacientes for the pattern). */
-export function registerProntuarios(_app: OpenAPIHono<V1Env>) {}
+/** /v1/prontuarios: append-only (no PATCH or DELETE), every read audited. */
+export function registerProntuarios(app: OpenAPIHono<V1Env>) {
+  registerListProntuarios(app);
+  registerCreateProntuario(app);
+  registerGetProntuario(app);
+}

@@ -1,0 +1,46 @@
+import { createRoute, type OpenAPIHono, z } from "@hono/zod-openapi";
+import { FISIOTERAPEUTA_BY_ID, type FisioterapeutaRow } from "../../../db/queries/fisioterapeutas";
+import { ApiError } from "../../errors";
+import type { V1Env } from "../context";
+import { etagOf, ifNoneMatchHits } from "../etag";
+import { bearerSecurity, errorResponses, IdParam } from "../openapi";
+import { Fisioterapeuta, toFisioterapeuta } from "./schema";
+
+const route = createRoute({
+  method: "get",
+  path: "/fisioterapeutas/{id}",
+  tags: ["fisioterapeutas"],
+  summary: "One fisioterapeuta, with its ETag",
+  description:
+    "Every role, as the database policies allow: admins read any fisioterapeuta, a fisioterapeuta " +
+    "reads self, a paciente reads the fisioterapeuta who treats them. Any other id answers 404.",
+  security: bearerSecurity,
+  request: {
+    params: IdParam,
+    headers: z.object({ "if-none-match": z.string().max(500).optional() }),
+  },
+  responses: {
+    200: {
+      description: "The fisioterapeuta; `ETag` names this version (send it as If-Match to update)",
+      headers: z.object({ ETag: z.string() }),
+      content: { "application/json": { schema: Fisioterapeuta } },
+    },
+    304: { description: "Not modified since the ETag in If-None-Match" },
+    ...errorResponses(404),
+  },
+});
+
+export function registerGetFisioterapeuta(app: OpenAPIHono<V1Env>) {
+  app.openapi(route, async (c) => {
+    const { id } = c.req.valid("param");
+    // No role check: RLS (fisioterapeutas_admin/_self/_do_paciente) decides, and a row it hides is a 404.
+    const [[row]] = await c
+      .get("db")
+      .batch<[FisioterapeutaRow[]]>((sql) => [sql(FISIOTERAPEUTA_BY_ID, [id])], { readOnly: true });
+    if (!row) throw new ApiError("not_found", "No such fisioterapeuta");
+    const etag = etagOf(row.version);
+    c.header("ETag", etag);
+    if (ifNoneMatchHits(c.req.valid("header")["if-none-match"], etag)) return c.body(null, 304);
+    return c.json(toFisioterapeuta(row), 200);
+  });
+}

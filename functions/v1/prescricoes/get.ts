@@ -1,0 +1,42 @@
+import { createRoute, type OpenAPIHono, z } from "@hono/zod-openapi";
+import { PRESCRICAO_BY_ID, type PrescricaoRow } from "../../../db/queries/prescricoes";
+import { ApiError } from "../../errors";
+import type { V1Env } from "../context";
+import { etagOf, ifNoneMatchHits } from "../etag";
+import { bearerSecurity, errorResponses, IdParam } from "../openapi";
+import { Prescricao, toPrescricao } from "./schema";
+
+const route = createRoute({
+  method: "get",
+  path: "/prescricoes/{id}",
+  tags: ["prescricoes"],
+  summary: "One prescricao, with its ETag",
+  security: bearerSecurity,
+  request: {
+    params: IdParam,
+    headers: z.object({ "if-none-match": z.string().max(500).optional() }),
+  },
+  responses: {
+    200: {
+      description: "The prescricao; `ETag` names this version (send it as If-Match to update)",
+      headers: z.object({ ETag: z.string() }),
+      content: { "application/json": { schema: Prescricao } },
+    },
+    304: { description: "Not modified since the ETag in If-None-Match" },
+    ...errorResponses(404),
+  },
+});
+
+export function registerGetPrescricao(app: OpenAPIHono<V1Env>) {
+  app.openapi(route, async (c) => {
+    const { id } = c.req.valid("param");
+    const [[row]] = await c
+      .get("db")
+      .batch<[PrescricaoRow[]]>((sql) => [sql(PRESCRICAO_BY_ID, [id])], { readOnly: true });
+    if (!row) throw new ApiError("not_found", "No such prescricao");
+    const etag = etagOf(row.version);
+    c.header("ETag", etag);
+    if (ifNoneMatchHits(c.req.valid("header")["if-none-match"], etag)) return c.body(null, 304);
+    return c.json(toPrescricao(row), 200);
+  });
+}

@@ -1,0 +1,44 @@
+import { createRoute, type OpenAPIHono, z } from "@hono/zod-openapi";
+import { PRONTUARIO_BY_ID, type ProntuarioRow } from "../../../db/queries/prontuarios";
+import { ApiError } from "../../errors";
+import type { V1Env } from "../context";
+import { etagOf, ifNoneMatchHits } from "../etag";
+import { bearerSecurity, errorResponses, IdParam } from "../openapi";
+import { Prontuario, toProntuario } from "./schema";
+
+const route = createRoute({
+  method: "get",
+  path: "/prontuarios/{id}",
+  tags: ["prontuarios"],
+  summary: "One prontuario version, with its ETag (the read is audited)",
+  description:
+    "Admins, the paciente's fisioterapeuta and the paciente read it. Every read, a 304 included, is " +
+    "recorded in the audit log (who, which record; never its text).",
+  security: bearerSecurity,
+  request: {
+    params: IdParam,
+    headers: z.object({ "if-none-match": z.string().max(500).optional() }),
+  },
+  responses: {
+    200: {
+      description: "The version; its ETag changes once it is corrected",
+      headers: z.object({ ETag: z.string() }),
+      content: { "application/json": { schema: Prontuario } },
+    },
+    304: { description: "Not modified since the ETag in If-None-Match" },
+    ...errorResponses(404),
+  },
+});
+
+export function registerGetProntuario(app: OpenAPIHono<V1Env>) {
+  app.openapi(route, async (c) => {
+    const { id } = c.req.valid("param");
+    // Not readOnly: the read writes its audit row in the same statement (db/queries/prontuarios.ts).
+    const [[row]] = await c.get("db").batch<[ProntuarioRow[]]>((sql) => [sql(PRONTUARIO_BY_ID, [id])]);
+    if (!row) throw new ApiError("not_found", "No such prontuario");
+    const etag = etagOf(row.version);
+    c.header("ETag", etag);
+    if (ifNoneMatchHits(c.req.valid("header")["if-none-match"], etag)) return c.body(null, 304);
+    return c.json(toProntuario(row), 200);
+  });
+}
