@@ -42,6 +42,7 @@ export function resolveOwnerUrl(explicit?: string): string | undefined {
   for (const key of ["NEON_WS_PROXY", "NEON_FETCH_ENDPOINT"]) {
     if (vars[key] && process.env[key] === undefined) process.env[key] = vars[key];
   }
-  console.log("using the local cloud's owner URL from .dev.vars.example/.dev.vars");
+  // On stderr: a script's stdout may be its result (npm run -s token).
+  console.error("using the local cloud's owner URL from .dev.vars.example/.dev.vars");
   return vars.DATABASE_OWNER_URL;
 }

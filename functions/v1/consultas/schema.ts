@@ -52,7 +52,7 @@ export const CreateConsulta = z
   .object({
     paciente_id: z.uuid(),
     data_consulta: instant,
-    duracao_min: duracaoMin,
+    duracao_min: duracaoMin.default(50).openapi({ description: "Minutes, 5 to 480 (default 50)" }),
     observacoes: observacoes.optional(),
     fisioterapeuta_id: z
       .uuid()
