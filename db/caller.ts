@@ -19,6 +19,10 @@ export type Row = Record<string, unknown>;
 export interface BatchOptions {
   /** A READ ONLY transaction (reads may then go to a replica). */
   readOnly?: boolean;
+  /** Read from the primary even with replicas: a load that fills a cache others will read. */
+  primary?: boolean;
+  /** A read that writes only its audit rows (it cannot be READ ONLY): not a write for read-your-writes. */
+  auditedRead?: boolean;
   isolationLevel?: "ReadCommitted" | "RepeatableRead" | "Serializable";
 }
 
@@ -58,15 +62,12 @@ export interface ReadRouting {
 export interface CallerDbOptions {
   /** Timeout, retries and circuit breaker around every batch (db/resilience.ts). */
   exec?: DbExecutor;
-  /** The request may be repeated safely (it carries an Idempotency-Key): a write whose outcome is
-   * unknown (network, timeout) may then be retried too. */
-  idempotent?: boolean;
   routing?: ReadRouting;
 }
 
 export function callerDb(sql: Sql, auth: Auth, options: CallerDbOptions = {}): CallerDb {
   const { routing } = options;
-  const kind = (opts: BatchOptions) => ({ write: !opts.readOnly, idempotent: options.idempotent ?? false });
+  const kind = (opts: BatchOptions) => ({ write: !opts.readOnly });
   const on = async (
     target: Sql,
     exec: DbExecutor | undefined,
@@ -76,13 +77,18 @@ export function callerDb(sql: Sql, auth: Auth, options: CallerDbOptions = {}): C
     // Built anew for every attempt: a retry sends the same statements, never a spent promise.
     const q: QueryBuilder = (text, params = []) => target.query(text, params) as Statement;
     const run = (signal?: AbortSignal) =>
-      withAuth(target, auth, build(q), { ...opts, ...(signal ? { fetchOptions: { signal } } : {}) });
+      withAuth(target, auth, build(q), {
+        readOnly: opts.readOnly,
+        isolationLevel: opts.isolationLevel,
+        ...(signal ? { fetchOptions: { signal } } : {}),
+      });
     return exec ? exec(run, kind(opts)) : run();
   };
   return {
     auth,
     async batch<R extends unknown[][]>(build: (q: QueryBuilder) => Statement[], opts: BatchOptions = {}) {
-      if (opts.readOnly && routing && routing.replicas.length > 0 && !(await routing.recentlyWrote())) {
+      const replicaRead = opts.readOnly && !opts.primary && routing && routing.replicas.length > 0;
+      if (replicaRead && !(await routing.recentlyWrote())) {
         const i = routing.pick() % routing.replicas.length;
         try {
           const replica = routing.replicas[i]!;
@@ -94,7 +100,7 @@ export function callerDb(sql: Sql, auth: Auth, options: CallerDbOptions = {}): C
         }
       }
       const result = (await on(sql, options.exec, build, opts)) as R;
-      if (!opts.readOnly) await routing?.wrote();
+      if (!opts.readOnly && !opts.auditedRead) await routing?.wrote();
       return result;
     },
   };

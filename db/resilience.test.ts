@@ -25,36 +25,33 @@ describe("createDbExecutor", () => {
   it("retries a read after no answer, and a write after a SQLSTATE that proves nothing committed", async () => {
     const exec = createDbExecutor(fast);
     const read = flaky(noAnswer(), noAnswer());
-    expect(await exec(read, { write: false, idempotent: false })).toBe("ok");
+    expect(await exec(read, { write: false })).toBe("ok");
     expect(read.attempts).toBe(3);
     for (const code of ["40001", "40P01", "53300", "57P01"]) {
       const write = flaky(sqlState(code));
-      expect(await exec(write, { write: true, idempotent: false })).toBe("ok");
+      expect(await exec(write, { write: true })).toBe("ok");
       expect(write.attempts, code).toBe(2);
     }
   });
 
-  it("never retries a write whose outcome is unknown, unless the request is idempotent", async () => {
+  it("never retries a write whose outcome is unknown (it may have committed)", async () => {
     const exec = createDbExecutor(fast);
     for (const err of [noAnswer(), sqlState("08006")]) {
       const write = flaky(err);
-      await expect(exec(write, { write: true, idempotent: false })).rejects.toBe(err);
+      await expect(exec(write, { write: true })).rejects.toBe(err);
       expect(write.attempts).toBe(1);
     }
-    const keyed = flaky(noAnswer());
-    expect(await exec(keyed, { write: true, idempotent: true })).toBe("ok");
-    expect(keyed.attempts).toBe(2);
   });
 
   it("never retries SQL errors or our own bugs, and stops after maxAttempts", async () => {
     const exec = createDbExecutor({ ...fast, maxAttempts: 3 });
     for (const err of [sqlState("23505"), sqlState("42501"), new TypeError("bug")]) {
       const call = flaky(err);
-      await expect(exec(call, { write: false, idempotent: false })).rejects.toBe(err);
+      await expect(exec(call, { write: false })).rejects.toBe(err);
       expect(call.attempts).toBe(1);
     }
     const down = flaky(noAnswer(), noAnswer(), noAnswer(), noAnswer());
-    await expect(exec(down, { write: false, idempotent: false })).rejects.toMatchObject({
+    await expect(exec(down, { write: false })).rejects.toMatchObject({
       name: "NeonDbError",
     });
     expect(down.attempts).toBe(3);
@@ -63,21 +60,21 @@ describe("createDbExecutor", () => {
   it("opens the circuit after consecutive transient failures: then fails at once with a retry time", async () => {
     const exec = createDbExecutor({ ...fast, maxAttempts: 1, breakerThreshold: 3, breakerOpenMs: 60_000 });
     for (let i = 0; i < 3; i++) {
-      await expect(exec(flaky(noAnswer()), { write: false, idempotent: false })).rejects.toMatchObject({
+      await expect(exec(flaky(noAnswer()), { write: false })).rejects.toMatchObject({
         name: "NeonDbError",
       });
     }
     const healthy = flaky();
-    const err = await exec(healthy, { write: false, idempotent: false }).catch((e) => e);
+    const err = await exec(healthy, { write: false }).catch((e) => e);
     expect(err).toBeInstanceOf(DatabaseUnavailableError);
     expect(err.retryAfterSeconds).toBe(60);
     expect(healthy.attempts).toBe(0);
     // SQL errors do not count: another executor stays closed through them.
     const other = createDbExecutor({ ...fast, maxAttempts: 1, breakerThreshold: 2 });
     for (let i = 0; i < 3; i++) {
-      await expect(other(flaky(sqlState("23505")), { write: true, idempotent: false })).rejects.toBeTruthy();
+      await expect(other(flaky(sqlState("23505")), { write: true })).rejects.toBeTruthy();
     }
-    expect(await other(flaky(), { write: false, idempotent: false })).toBe("ok");
+    expect(await other(flaky(), { write: false })).toBe("ok");
   });
 
   it("gives every call a signal that aborts after timeoutMs", async () => {
@@ -87,7 +84,7 @@ describe("createDbExecutor", () => {
         new Promise<string>((resolve) => {
           signal.addEventListener("abort", () => resolve(`aborted: ${signal.reason?.name}`));
         }),
-      { write: false, idempotent: false },
+      { write: false },
     );
     expect(seen).toBe("aborted: TimeoutError");
   });

@@ -7,9 +7,10 @@
  *
  * What is retried: a read, after any transient failure (retryable SQLSTATE, connection exception,
  * network error, timeout). A write, only after a SQLSTATE that proves nothing was committed
- * (db/errors.ts isRetryableSqlState), or after an unknown outcome (network, timeout, class 08)
- * when the client sent an Idempotency-Key (its retry is then safe by contract). Constraint
- * violations and other SQL errors are never retried.
+ * (db/errors.ts isRetryableSqlState). A write whose outcome is unknown (network, timeout,
+ * class 08) is never retried here, not even with an Idempotency-Key: that key deduplicates the
+ * client's repeats in Redis, not a second attempt inside this request, which could insert twice
+ * (or collide with its own booking). Constraint violations and other SQL errors are never retried.
  */
 import {
   BrokenCircuitError,
@@ -47,8 +48,6 @@ export const DEFAULT_RESILIENCE: ResilienceOptions = {
 export interface CallKind {
   /** The call writes (a read-write transaction). */
   write: boolean;
-  /** The client made the request safe to repeat (Idempotency-Key). */
-  idempotent: boolean;
 }
 
 /** The circuit is open: the database failed repeatedly; try again after `retryAfterSeconds`. */
@@ -98,8 +97,7 @@ export function createDbExecutor(options: Partial<ResilienceOptions> = {}): DbEx
       handleWhen((err) => {
         const code = pgError(err)?.code;
         if (isRetryableSqlState(code)) return true;
-        if (!isUnknownOutcome(err)) return false;
-        return !kind.write || kind.idempotent;
+        return !kind.write && isUnknownOutcome(err);
       }),
       { maxAttempts: o.maxAttempts - 1, backoff },
     );

@@ -111,7 +111,9 @@ export function onError<E extends AppEnv>(err: Error, c: Context<E>) {
     return errorResponse(c, code, err.message || code.replaceAll("_", " "));
   }
   const logger = c.get("services")?.logger;
-  if (logger) logger.error("unhandled_error", { error: err.name, message: err.message });
+  // Name, SQLSTATE and constraint only: a message can carry values (a driver's `Key (cpf)=(...)`).
+  const { code, constraint } = err as { code?: unknown; constraint?: unknown };
+  if (logger) logger.error("unhandled_error", { error: err.name, code, constraint });
   // Before `init` built the services there is no logger (and no parsed LOG_LEVEL): name only.
   else console.error(JSON.stringify({ level: "error", msg: "unhandled_error", error: err.name }));
   return errorResponse(

@@ -51,11 +51,13 @@ SELECT s.id AS search_id, s.rank, ${PACIENTE_COLUMNS}
  ORDER BY s.rank DESC, s.id`;
 
 export function insertPaciente(values: Partial<Record<PacienteWritable | "fisioterapeuta_id", unknown>>) {
-  const cols = Object.keys(values);
+  const cols = Object.keys(values).filter((k) =>
+    ([...PACIENTE_WRITABLE, "fisioterapeuta_id"] as readonly string[]).includes(k),
+  ) as (PacienteWritable | "fisioterapeuta_id")[];
   return {
     text: `INSERT INTO public.pacientes AS p (${cols.join(", ")})
            VALUES (${cols.map((_, i) => `$${i + 1}`).join(", ")}) RETURNING ${PACIENTE_COLUMNS}`,
-    params: Object.values(values),
+    params: cols.map((c) => values[c]),
   };
 }
 
@@ -76,14 +78,15 @@ export function updatePaciente(
   return {
     text: `UPDATE public.pacientes AS p SET ${sets.join(", ")}
             WHERE p.id = $1 AND ($2::timestamptz IS NULL OR p.updated_at = $2::timestamptz)
+              AND p.status <> 'anonimizado'
            RETURNING ${PACIENTE_COLUMNS}`,
     params: [id, version ?? null, ...cols.map((c) => values[c])],
   };
 }
 
-/** After a conditional write: does the row exist for this caller (412 vs 404)? */
+/** After a conditional write: does the row exist for this caller (412 vs 404), is it anonymised (409)? */
 export const PACIENTE_VERSION =
-  "SELECT p.updated_at::text AS version FROM public.pacientes p WHERE p.id = $1";
+  "SELECT p.updated_at::text AS version, p.status FROM public.pacientes p WHERE p.id = $1";
 
 /** DELETE keeps the record (clinical records are kept for 20 years): it deactivates. */
 export const DEACTIVATE_PACIENTE = `

@@ -52,8 +52,10 @@ export function createCache(redis: Redis | null, logger: Logger, prefix = "cache
       if (!redis) return load();
       const k = prefix + key;
       try {
-        const hit = await redis.hget<{ v: T }>(k, field);
-        if (hit && typeof hit === "object" && "v" in hit) return hit.v;
+        // The hash's EXPIRE restarts with every field written, so each field carries its own age.
+        const hit = await redis.hget<{ v: T; at: number }>(k, field);
+        if (hit && typeof hit === "object" && "v" in hit && Date.now() - hit.at < ttlSeconds * 1000)
+          return hit.v;
       } catch (err) {
         warn("hget", err);
         return load();
@@ -62,7 +64,7 @@ export function createCache(redis: Redis | null, logger: Logger, prefix = "cache
       if (value === undefined) return value;
       try {
         const p = redis.pipeline();
-        p.hset(k, { [field]: { v: value } });
+        p.hset(k, { [field]: { v: value, at: Date.now() } });
         p.expire(k, ttlSeconds);
         await p.exec();
       } catch (err) {

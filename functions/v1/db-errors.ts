@@ -57,6 +57,11 @@ export async function dbErrorToApiError(err: unknown, c: Context<V1Env>): Promis
     case "23505":
       return new ApiError("conflict", "This record conflicts with an existing one");
     case "23514":
+      // Each value passed its own check; together they break a rule of the record.
+      return new ApiError(
+        "unprocessable_entity",
+        "These values break a rule of the record (e.g. an end before its start)",
+      );
     case "22001":
     case "22003":
     case "22007":

@@ -1,5 +1,3 @@
-import { ApiError } from "../errors";
-
 /**
  * Versions for ETag / If-Match. A row's version is its `updated_at` as PostgreSQL prints it
  * (`updated_at::text`, microseconds included; a JS Date would drop them), so a conditional write
@@ -9,23 +7,33 @@ export function etagOf(version: string): string {
   return `"${btoa(version).replaceAll("+", "-").replaceAll("/", "_").replaceAll("=", "")}"`;
 }
 
+/** `updated_at::text` as PostgreSQL prints a timestamptz: the only shape our ETags carry. */
+const VERSION = /^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}(\.\d{1,6})?[+-]\d{2}(:\d{2}){0,2}$/;
+/** A version no row has (updated_at is never this old): what an ETag that is not ours compares as. */
+export const NO_VERSION = "1970-01-01 00:00:00+00";
+
 /**
- * The version an If-Match names: undefined when absent or `*` (any version), else the decoded
- * version. A malformed or multi-valued header is a 400; one that names no version of ours
- * (another server's ETag) can never match, so it is a 412 at the write.
+ * The version an If-Match names: undefined when absent or `*` (any version). If-Match compares
+ * strongly (RFC 9110): a weak ETag, another server's ETag or garbage can never match, so it
+ * becomes NO_VERSION and the write answers 412, as a stale ETag does. In a list, the first of
+ * our ETags counts.
  */
 export function versionFromIfMatch(header: string | undefined): string | undefined {
   if (header === undefined) return undefined;
   const value = header.trim();
   if (value === "*") return undefined;
-  const m = /^"([A-Za-z0-9_-]{1,200})"$/.exec(value);
-  if (!m) throw new ApiError("bad_request", "If-Match must be one ETag as returned by GET");
-  try {
-    const b64 = m[1]!.replaceAll("-", "+").replaceAll("_", "/");
-    return atob(b64 + "=".repeat((4 - (b64.length % 4)) % 4));
-  } catch {
-    throw new ApiError("bad_request", "If-Match must be one ETag as returned by GET");
+  for (const tag of value.split(",")) {
+    const m = /^"([A-Za-z0-9_-]{1,200})"$/.exec(tag.trim());
+    if (!m) continue;
+    try {
+      const b64 = m[1]!.replaceAll("-", "+").replaceAll("_", "/");
+      const version = atob(b64 + "=".repeat((4 - (b64.length % 4)) % 4));
+      if (VERSION.test(version)) return version;
+    } catch {
+      // not base64: not ours
+    }
   }
+  return NO_VERSION;
 }
 
 /** Whether an If-None-Match header names the current version (the GET answers 304). */

@@ -90,7 +90,6 @@ export function registerV1(app: OpenAPIHono<AppEnv>) {
       "db",
       callerDb(c.get("services").unscopedSql, c.get("auth"), {
         exec: executorFor(c.get("env").DATABASE_URL),
-        idempotent: c.req.header("idempotency-key") !== undefined,
         routing: readRouting(c),
       }),
     );

@@ -446,7 +446,7 @@ describe.each(backends)("/v1/consultas on $name", ({ name, skip }) => {
         expect(res.status, JSON.stringify(body)).toBe(400);
         expect(res.roundTrips).toBe(0);
       }
-      expect((await patch({ status: "confirmada" }, { "if-match": "W/garbage, other" })).status).toBe(400);
+      expect((await patch({ status: "confirmada" }, { "if-match": "W/garbage, other" })).status).toBe(412);
       expect(
         (
           await api(

@@ -238,7 +238,7 @@ describe.each(backends)("/v1/fisioterapeutas on $name", ({ name, skip }) => {
         api(admin, "PATCH", `/v1/fisioterapeutas/${id}`, body, headers);
       expect((await patch({})).status).toBe(400);
       expect((await patch({ crefito: "nope" })).status).toBe(400);
-      expect((await patch({ nome: "Y" }, { "if-match": "W/garbage, other" })).status).toBe(400);
+      expect((await patch({ nome: "Y" }, { "if-match": "W/garbage, other" })).status).toBe(412);
       expect((await patch({ created_at: "2020-01-01T00:00:00Z" })).status).toBe(400);
       expect(await row(id)).toEqual(before);
     });

@@ -302,6 +302,10 @@ describe.each(backends)("/v1/pacientes on $name", ({ name, skip }) => {
       });
       const seen = await api(as("fisioA"), "GET", `/v1/pacientes/${id}`);
       expect(seen.body.nome).toBe("Paciente anonimizado");
+      // Nothing brings it back: no PATCH of an anonymised paciente, not even by an admin.
+      const revive = await api(admin, "PATCH", `/v1/pacientes/${id}`, { status: "ativo", nome: "De volta" });
+      expect([revive.status, revive.body.error.code]).toEqual([409, "conflict"]);
+      expect(await row(id)).toMatchObject({ nome: "Paciente anonimizado", status: "anonimizado" });
       const anon = await cloud.system((c) =>
         c.query("SELECT count(*)::int AS n FROM audit.log WHERE row_id = $1 AND operacao = 'ANONYMIZE'", [
           id,
@@ -351,7 +355,11 @@ describe.each(backends)("/v1/pacientes on $name", ({ name, skip }) => {
       const patch = (body: unknown, headers?: Record<string, string>) =>
         api(as("fisioA"), "PATCH", `/v1/pacientes/${id}`, body, headers);
       expect((await patch({})).status).toBe(400);
-      expect((await patch({ nome: "Y" }, { "if-match": "W/garbage, other" })).status).toBe(400);
+      expect((await patch({ nome: "Y" }, { "if-match": "W/garbage, other" })).status).toBe(412);
+      // Strong comparison: a weak ETag, another server's or garbage never matches (412, not 400).
+      for (const foreign of ['"abc"', 'W/"x"', "garbage"]) {
+        expect((await patch({ nome: "Y" }, { "if-match": foreign })).status, foreign).toBe(412);
+      }
       expect((await patch({ status: "anonimizado" })).status).toBe(400);
       expect(
         (

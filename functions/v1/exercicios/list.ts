@@ -50,12 +50,12 @@ export function registerListExercicios(app: OpenAPIHono<V1Env>) {
     const afterNome = after?.n ?? null;
     const cache = await catalogCache(c);
     const page = await cache.page([categoria ?? null, limit, afterNome, after?.id ?? null], async () => {
-      const [rows] = await c
-        .get("db")
-        .batch<[ExercicioRow[]]>(
-          (sql) => [sql(EXERCICIOS_LIST, [categoria ?? null, afterNome, after?.id ?? null, limit + 1])],
-          { readOnly: true },
-        );
+      const [rows] = await c.get("db").batch<[ExercicioRow[]]>(
+        (sql) => [sql(EXERCICIOS_LIST, [categoria ?? null, afterNome, after?.id ?? null, limit + 1])],
+        // From the primary: this page fills a cache every role reads (a lagging replica would
+        // put back what a write just invalidated).
+        { readOnly: true, primary: true },
+      );
       const data = rows.slice(0, limit);
       const last = rows.length > limit ? data[data.length - 1] : undefined;
       return {

@@ -41,10 +41,10 @@ export function registerExportPaciente(app: OpenAPIHono<V1Env>) {
     // One round trip: the document and the audit of what it read, in one transaction.
     const [[row]] = await c
       .get("db")
-      .batch<[{ doc: z.infer<typeof PacienteExport> }[], unknown[]]>((sql) => [
-        sql(PACIENTE_EXPORT, [id]),
-        sql(EXPORT_AUDIT, [id]),
-      ]);
+      .batch<[{ doc: z.infer<typeof PacienteExport> }[], unknown[]]>(
+        (sql) => [sql(PACIENTE_EXPORT, [id]), sql(EXPORT_AUDIT, [id])],
+        { auditedRead: true },
+      );
     if (!row?.doc.paciente) throw new ApiError("not_found", "No such paciente");
     c.header("Content-Disposition", `attachment; filename="paciente-${id}.json"`);
     return c.json({ ...row.doc, exported_at: new Date().toISOString() }, 200);

@@ -38,8 +38,11 @@ export function registerGetPaciente(app: OpenAPIHono<V1Env>) {
       callerField(c.get("auth")),
       PACIENTE_CACHE_TTL_SECONDS,
       async () => {
+        // From the primary: the answer is cached, and a replica could still hold what a write
+        // by someone else just changed (their read-your-writes window is theirs, not ours).
         const [[row]] = await c.get("db").batch<[PacienteRow[]]>((sql) => [sql(PACIENTE_BY_ID, [id])], {
           readOnly: true,
+          primary: true,
         });
         return row ? { paciente: toPaciente(row), version: row.version } : undefined;
       },

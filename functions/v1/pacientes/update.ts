@@ -43,13 +43,17 @@ export function registerUpdatePaciente(app: OpenAPIHono<V1Env>) {
     // there at all for this caller, which tells a stale If-Match (412) from a missing row (404).
     const [[row], [current]] = await c
       .get("db")
-      .batch<[PacienteRow[], { version: string }[]]>((sql) => [
+      .batch<[PacienteRow[], { version: string; status: string }[]]>((sql) => [
         sql(text, params),
         sql(PACIENTE_VERSION, [id]),
       ]);
     if (!row) {
-      if (current)
+      if (current?.status === "anonimizado") {
+        throw new ApiError("conflict", "An anonymised paciente cannot be changed");
+      }
+      if (current) {
         throw new ApiError("precondition_failed", "The paciente changed since If-Match; read it again");
+      }
       throw new ApiError("not_found", "No such paciente");
     }
     const { redis, logger } = c.get("services");

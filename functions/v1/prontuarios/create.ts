@@ -60,7 +60,12 @@ export function registerCreateProntuario(app: OpenAPIHono<V1Env>) {
     }
     const [[row], [check]] = rows;
     if (!row) {
-      if (!check?.paciente) throw new ApiError("not_found", "No such paciente");
+      // A reference in the body: 422, the same answer for missing and not-yours (consultas too).
+      if (!check?.paciente) {
+        throw new ApiError("unprocessable_entity", "paciente_id names no paciente you can write for", [
+          { path: "paciente_id", message: "no such paciente" },
+        ]);
+      }
       if (!check.consulta) {
         throw new ApiError("unprocessable_entity", "consulta_id is not a consulta of this paciente", [
           { path: "consulta_id", message: "not a consulta of this paciente" },

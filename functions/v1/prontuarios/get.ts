@@ -3,6 +3,7 @@ import { PRONTUARIO_BY_ID, type ProntuarioRow } from "../../../db/queries/prontu
 import { ApiError } from "../../errors";
 import type { V1Env } from "../context";
 import { etagOf, ifNoneMatchHits } from "../etag";
+import { allowRoles } from "../guards";
 import { bearerSecurity, errorResponses, IdParam } from "../openapi";
 import { Prontuario, toProntuario } from "./schema";
 
@@ -12,7 +13,7 @@ const route = createRoute({
   tags: ["prontuarios"],
   summary: "One prontuario version, with its ETag (the read is audited)",
   description:
-    "Admins, the paciente's fisioterapeuta and the paciente read it. Every read, a 304 included, is " +
+    "The paciente's fisioterapeuta and the paciente read it (admins: 403; theirs is the LGPD export). Every read, a 304 included, is " +
     "recorded in the audit log (who, which record; never its text).",
   security: bearerSecurity,
   request: {
@@ -26,15 +27,20 @@ const route = createRoute({
       content: { "application/json": { schema: Prontuario } },
     },
     304: { description: "Not modified since the ETag in If-None-Match" },
-    ...errorResponses(404),
+    ...errorResponses(403, 404),
   },
 });
 
 export function registerGetProntuario(app: OpenAPIHono<V1Env>) {
   app.openapi(route, async (c) => {
+    // Clinical text is for the paciente's fisioterapeuta and the paciente (DESIGN.md), though the
+    // database would let an admin read it; an admin's lawful copy is the LGPD export.
+    allowRoles(c.get("auth"), "fisioterapeuta", "paciente");
     const { id } = c.req.valid("param");
     // Not readOnly: the read writes its audit row in the same statement (db/queries/prontuarios.ts).
-    const [[row]] = await c.get("db").batch<[ProntuarioRow[]]>((sql) => [sql(PRONTUARIO_BY_ID, [id])]);
+    const [[row]] = await c
+      .get("db")
+      .batch<[ProntuarioRow[]]>((sql) => [sql(PRONTUARIO_BY_ID, [id])], { auditedRead: true });
     if (!row) throw new ApiError("not_found", "No such prontuario");
     const etag = etagOf(row.version);
     c.header("ETag", etag);

@@ -3,6 +3,7 @@ import { PACIENTE_VISIVEL, PRONTUARIOS_LIST, type ProntuarioRow } from "../../..
 import { ApiError } from "../../errors";
 import type { V1Env } from "../context";
 import { decodeCursor, encodeCursor } from "../cursor";
+import { allowRoles } from "../guards";
 import { bearerSecurity, errorResponses } from "../openapi";
 import { ListProntuariosQuery, ProntuarioPage, toProntuario } from "./schema";
 
@@ -13,7 +14,7 @@ const route = createRoute({
   summary: "A paciente's prontuarios, newest first (the read is audited)",
   description:
     "`?paciente_id=` is required. By default each record's latest version only; `?versions=all` " +
-    "lists every version. Admins, the paciente's fisioterapeuta and the paciente read them; a " +
+    "lists every version. The paciente's fisioterapeuta and the paciente read them (admins: 403); a " +
     "paciente the caller may not see answers 404. Every prontuario returned is recorded in the " +
     "audit log as read. Cursor pages: pass `next_cursor` back as `cursor`.",
   security: bearerSecurity,
@@ -23,7 +24,7 @@ const route = createRoute({
       description: "A page of prontuarios",
       content: { "application/json": { schema: ProntuarioPage } },
     },
-    ...errorResponses(404),
+    ...errorResponses(403, 404),
   },
 });
 
@@ -31,15 +32,27 @@ const ListCursor = z.object({ at: z.string().min(1).max(64), id: z.uuid() });
 
 export function registerListProntuarios(app: OpenAPIHono<V1Env>) {
   app.openapi(route, async (c) => {
+    // Clinical text is for the paciente's fisioterapeuta and the paciente (DESIGN.md), though the
+    // database would let an admin read it; an admin's lawful copy is the LGPD export.
+    allowRoles(c.get("auth"), "fisioterapeuta", "paciente");
     const { paciente_id, versions, limit, cursor } = c.req.valid("query");
     const after = cursor ? decodeCursor(cursor, ListCursor) : undefined;
     // Not readOnly: the page's read is audited in the same statement (db/queries/prontuarios.ts).
     const [[visible], rows] = await c
       .get("db")
-      .batch<[{ visivel: boolean }[], (ProntuarioRow & { cursor_at: string })[]]>((sql) => [
-        sql(PACIENTE_VISIVEL, [paciente_id]),
-        sql(PRONTUARIOS_LIST, [paciente_id, versions === "all", after?.at ?? null, after?.id ?? null, limit]),
-      ]);
+      .batch<[{ visivel: boolean }[], (ProntuarioRow & { cursor_at: string })[]]>(
+        (sql) => [
+          sql(PACIENTE_VISIVEL, [paciente_id]),
+          sql(PRONTUARIOS_LIST, [
+            paciente_id,
+            versions === "all",
+            after?.at ?? null,
+            after?.id ?? null,
+            limit,
+          ]),
+        ],
+        { auditedRead: true },
+      );
     if (!visible?.visivel) throw new ApiError("not_found", "No such paciente");
     const page = rows.slice(0, limit);
     const last = rows.length > limit ? page[page.length - 1] : undefined;
