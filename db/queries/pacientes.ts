@@ -120,3 +120,6 @@ SELECT audit.registrar_leitura('pacientes', ARRAY(SELECT p.id FROM public.pacien
 
 /** LGPD anonymisation (db/migrations/0010): admin only, checked again by the database. */
 export const ANONYMIZE_PACIENTE = "SELECT app.anonimizar_paciente($1::uuid) AS ok";
+
+/** Whether the caller may see the paciente (RLS decides): tells a 404 from an empty page. */
+export const PACIENTE_VISIVEL = `SELECT EXISTS (SELECT 1 FROM public.pacientes pa WHERE pa.id = $1::uuid) AS visivel`;

@@ -62,9 +62,6 @@ SELECT ${PRESCRICAO_COLUMNS}
   FROM public.prescricoes r JOIN public.exercicios e ON e.id = r.exercicio_id
  WHERE r.id = $1::uuid`;
 
-/** Whether the caller may see the paciente (a list for one they may not is a 404). $1 id. */
-export const PACIENTE_VISIVEL = `SELECT EXISTS (SELECT 1 FROM public.pacientes pa WHERE pa.id = $1::uuid) AS visivel`;
-
 /**
  * A paciente's prescricoes, newest first, keyset-paged on (created_at, id).
  * $1 paciente_id, $2 ativa or NULL (both), $3/$4 the cursor or NULLs, $5 the page size + 1.

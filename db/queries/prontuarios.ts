@@ -73,9 +73,6 @@ WITH linha AS (
 )
 SELECT linha.* FROM linha CROSS JOIN lida`;
 
-/** Whether the caller may see the paciente (a list for one they may not is a 404). $1 id. */
-export const PACIENTE_VISIVEL = `SELECT EXISTS (SELECT 1 FROM public.pacientes pa WHERE pa.id = $1::uuid) AS visivel`;
-
 /**
  * A paciente's prontuarios, newest first, keyset-paged on (created_at, id). Fetches one row more
  * than the page to know whether more follow; only the page's rows are audited.

@@ -9,6 +9,7 @@
  */
 import type { MiddlewareHandler } from "hono";
 import { ApiError } from "../errors";
+import { sha256Hex } from "../lib/hash";
 import type { V1Env } from "./context";
 
 export const IDEMPOTENCY_TTL_SECONDS = 24 * 3600;
@@ -25,11 +26,6 @@ interface Stored {
   headers?: Record<string, string>;
 }
 
-async function sha256(text: string): Promise<string> {
-  const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text));
-  return [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, "0")).join("");
-}
-
 export const idempotency: MiddlewareHandler<V1Env> = async (c, next) => {
   if (c.req.method !== "POST") return next();
   const key = c.req.header("idempotency-key");
@@ -44,7 +40,7 @@ export const idempotency: MiddlewareHandler<V1Env> = async (c, next) => {
     degraded("claim");
     return next();
   }
-  const fingerprint = await sha256(`${c.req.method} ${c.req.path}\n${await c.req.text()}`);
+  const fingerprint = await sha256Hex(`${c.req.method} ${c.req.path}\n${await c.req.text()}`);
   const redisKey = `idem:${c.get("auth").userId}:${key}`;
 
   let claimed: unknown;

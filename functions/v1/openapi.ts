@@ -69,3 +69,38 @@ export const IfMatchHeader = z.object({
       description: "The ETag last read: a stale one answers 412",
     }),
 });
+
+export const IfNoneMatchHeader = z.object({
+  "if-none-match": z
+    .string()
+    .max(500)
+    .optional()
+    .openapi({
+      param: { name: "if-none-match", in: "header" },
+      description: "An ETag: 304 while it is current",
+    }),
+});
+
+export const NOT_MODIFIED = { description: "Not modified since the ETag in If-None-Match" };
+
+/** A JSON answer with the `ETag` of the version it shows (send it back as If-Match). */
+export function versioned<S extends z.ZodType>(schema: S, description: string) {
+  return {
+    description,
+    headers: z.object({ ETag: z.string() }),
+    content: { "application/json": { schema } },
+  };
+}
+
+/** A cursor page of `item`: `{data, next_cursor}`, registered as component `name`. */
+export function pageOf<S extends z.ZodType>(item: S, name: string) {
+  return z
+    .object({
+      data: z.array(item),
+      next_cursor: z
+        .string()
+        .nullable()
+        .openapi({ description: "Pass as ?cursor= for the next page; null on the last" }),
+    })
+    .openapi(name);
+}

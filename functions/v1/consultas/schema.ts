@@ -5,6 +5,7 @@
  */
 import { z } from "@hono/zod-openapi";
 import { type ConsultaRow, consultaStatus } from "../../../db/queries/consultas";
+import { pageOf } from "../openapi";
 
 export const ConsultaStatus = z.enum(consultaStatus);
 
@@ -23,15 +24,7 @@ export const Consulta = z
   .openapi("Consulta");
 export type Consulta = z.infer<typeof Consulta>;
 
-export const ConsultaPage = z
-  .object({
-    data: z.array(Consulta),
-    next_cursor: z
-      .string()
-      .nullable()
-      .openapi({ description: "Pass as ?cursor= for the next page; null on the last" }),
-  })
-  .openapi("ConsultaPage");
+export const ConsultaPage = pageOf(Consulta, "ConsultaPage");
 
 /** The bounds of consultas_data_consulta_check (migration 0009), checked here so they answer 400. */
 const EARLIEST = Date.parse("2000-01-01T00:00:00Z");

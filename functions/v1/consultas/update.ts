@@ -1,4 +1,4 @@
-import { createRoute, type OpenAPIHono, z } from "@hono/zod-openapi";
+import { createRoute, type OpenAPIHono } from "@hono/zod-openapi";
 import {
   CONSULTA_MOVABLE,
   CONSULTA_STATE,
@@ -11,7 +11,7 @@ import { ApiError } from "../../errors";
 import type { V1Env } from "../context";
 import { etagOf, versionFromIfMatch } from "../etag";
 import { allowRoles } from "../guards";
-import { bearerSecurity, errorResponses, IdParam, IfMatchHeader } from "../openapi";
+import { bearerSecurity, errorResponses, IdParam, IfMatchHeader, versioned } from "../openapi";
 import { Consulta, toConsulta, UpdateConsulta } from "./schema";
 
 const route = createRoute({
@@ -32,11 +32,7 @@ const route = createRoute({
     body: { required: true, content: { "application/json": { schema: UpdateConsulta } } },
   },
   responses: {
-    200: {
-      description: "Updated",
-      headers: z.object({ ETag: z.string() }),
-      content: { "application/json": { schema: Consulta } },
-    },
+    200: versioned(Consulta, "Updated"),
     ...errorResponses(403, 404, 409, 412, 422),
   },
 });

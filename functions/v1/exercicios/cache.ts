@@ -12,15 +12,11 @@
  */
 import type { Context } from "hono";
 import { createCache } from "../../lib/cache";
+import { sha256Hex } from "../../lib/hash";
 import type { V1Env } from "../context";
 
 const PAGE_TTL_SECONDS = 300;
 const GENERATION_TTL_SECONDS = 24 * 3600;
-
-async function sha256Hex(text: string): Promise<string> {
-  const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text));
-  return [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, "0")).join("");
-}
 
 /**
  * Which database the catalog is of: one Upstash database may serve several Neon branches

@@ -3,6 +3,7 @@
  */
 import { z } from "@hono/zod-openapi";
 import type { ExercicioRow } from "../../../db/queries/exercicios";
+import { pageOf } from "../openapi";
 
 export const Exercicio = z
   .object({
@@ -16,15 +17,7 @@ export const Exercicio = z
   .openapi("Exercicio");
 export type Exercicio = z.infer<typeof Exercicio>;
 
-export const ExercicioPage = z
-  .object({
-    data: z.array(Exercicio),
-    next_cursor: z
-      .string()
-      .nullable()
-      .openapi({ description: "Pass as ?cursor= for the next page; null on the last" }),
-  })
-  .openapi("ExercicioPage");
+export const ExercicioPage = pageOf(Exercicio, "ExercicioPage");
 export type ExercicioPage = z.infer<typeof ExercicioPage>;
 
 // PostgreSQL text cannot hold NUL: refused here, as a 400, rather than by the driver as a 500.

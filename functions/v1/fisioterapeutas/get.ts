@@ -1,9 +1,16 @@
-import { createRoute, type OpenAPIHono, z } from "@hono/zod-openapi";
+import { createRoute, type OpenAPIHono } from "@hono/zod-openapi";
 import { FISIOTERAPEUTA_BY_ID, type FisioterapeutaRow } from "../../../db/queries/fisioterapeutas";
 import { ApiError } from "../../errors";
 import type { V1Env } from "../context";
 import { etagOf, ifNoneMatchHits } from "../etag";
-import { bearerSecurity, errorResponses, IdParam } from "../openapi";
+import {
+  bearerSecurity,
+  errorResponses,
+  IdParam,
+  IfNoneMatchHeader,
+  NOT_MODIFIED,
+  versioned,
+} from "../openapi";
 import { Fisioterapeuta, toFisioterapeuta } from "./schema";
 
 const route = createRoute({
@@ -17,15 +24,14 @@ const route = createRoute({
   security: bearerSecurity,
   request: {
     params: IdParam,
-    headers: z.object({ "if-none-match": z.string().max(500).optional() }),
+    headers: IfNoneMatchHeader,
   },
   responses: {
-    200: {
-      description: "The fisioterapeuta; `ETag` names this version (send it as If-Match to update)",
-      headers: z.object({ ETag: z.string() }),
-      content: { "application/json": { schema: Fisioterapeuta } },
-    },
-    304: { description: "Not modified since the ETag in If-None-Match" },
+    200: versioned(
+      Fisioterapeuta,
+      "The fisioterapeuta; `ETag` names this version (send it as If-Match to update)",
+    ),
+    304: NOT_MODIFIED,
     ...errorResponses(404),
   },
 });

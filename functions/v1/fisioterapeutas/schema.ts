@@ -3,6 +3,7 @@
  */
 import { z } from "@hono/zod-openapi";
 import type { FisioterapeutaRow } from "../../../db/queries/fisioterapeutas";
+import { pageOf } from "../openapi";
 
 export const Fisioterapeuta = z
   .object({
@@ -16,15 +17,7 @@ export const Fisioterapeuta = z
   .openapi("Fisioterapeuta");
 export type Fisioterapeuta = z.infer<typeof Fisioterapeuta>;
 
-export const FisioterapeutaPage = z
-  .object({
-    data: z.array(Fisioterapeuta),
-    next_cursor: z
-      .string()
-      .nullable()
-      .openapi({ description: "Pass as ?cursor= for the next page; null on the last" }),
-  })
-  .openapi("FisioterapeutaPage");
+export const FisioterapeutaPage = pageOf(Fisioterapeuta, "FisioterapeutaPage");
 
 // PostgreSQL text cannot hold NUL: refused here, as a 400, rather than by the driver as a 500.
 const nome = z

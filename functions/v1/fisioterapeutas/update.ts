@@ -1,4 +1,4 @@
-import { createRoute, type OpenAPIHono, z } from "@hono/zod-openapi";
+import { createRoute, type OpenAPIHono } from "@hono/zod-openapi";
 import {
   FISIOTERAPEUTA_VERSION,
   type FisioterapeutaRow,
@@ -8,7 +8,7 @@ import { ApiError } from "../../errors";
 import type { V1Env } from "../context";
 import { etagOf, versionFromIfMatch } from "../etag";
 import { allowRoles } from "../guards";
-import { bearerSecurity, errorResponses, IdParam, IfMatchHeader } from "../openapi";
+import { bearerSecurity, errorResponses, IdParam, IfMatchHeader, versioned } from "../openapi";
 import { Fisioterapeuta, toFisioterapeuta, UpdateFisioterapeuta } from "./schema";
 
 const route = createRoute({
@@ -27,11 +27,7 @@ const route = createRoute({
     body: { required: true, content: { "application/json": { schema: UpdateFisioterapeuta } } },
   },
   responses: {
-    200: {
-      description: "Updated",
-      headers: z.object({ ETag: z.string() }),
-      content: { "application/json": { schema: Fisioterapeuta } },
-    },
+    200: versioned(Fisioterapeuta, "Updated"),
     ...errorResponses(403, 404, 409, 412),
   },
 });

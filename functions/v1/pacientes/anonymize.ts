@@ -1,11 +1,11 @@
-import { createRoute, type OpenAPIHono, z } from "@hono/zod-openapi";
+import { createRoute, type OpenAPIHono } from "@hono/zod-openapi";
 import { ANONYMIZE_PACIENTE, PACIENTE_BY_ID, type PacienteRow } from "../../../db/queries/pacientes";
 import { ApiError } from "../../errors";
 import { createCache } from "../../lib/cache";
 import type { V1Env } from "../context";
 import { etagOf } from "../etag";
 import { allowRoles } from "../guards";
-import { bearerSecurity, errorResponses, IdempotencyKeyHeader, IdParam } from "../openapi";
+import { bearerSecurity, errorResponses, IdempotencyKeyHeader, IdParam, versioned } from "../openapi";
 import { pacienteCacheKey } from "./cache";
 import { Paciente, toPaciente } from "./schema";
 
@@ -21,11 +21,7 @@ const route = createRoute({
   security: bearerSecurity,
   request: { params: IdParam, headers: IdempotencyKeyHeader },
   responses: {
-    200: {
-      description: "Anonymised",
-      headers: z.object({ ETag: z.string() }),
-      content: { "application/json": { schema: Paciente } },
-    },
+    200: versioned(Paciente, "Anonymised"),
     ...errorResponses(403, 404),
   },
 });

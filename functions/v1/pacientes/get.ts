@@ -1,10 +1,17 @@
-import { createRoute, type OpenAPIHono, z } from "@hono/zod-openapi";
+import { createRoute, type OpenAPIHono } from "@hono/zod-openapi";
 import { PACIENTE_BY_ID, type PacienteRow } from "../../../db/queries/pacientes";
 import { ApiError } from "../../errors";
 import { createCache } from "../../lib/cache";
 import type { V1Env } from "../context";
 import { etagOf, ifNoneMatchHits } from "../etag";
-import { bearerSecurity, errorResponses, IdParam } from "../openapi";
+import {
+  bearerSecurity,
+  errorResponses,
+  IdParam,
+  IfNoneMatchHeader,
+  NOT_MODIFIED,
+  versioned,
+} from "../openapi";
 import { type CachedPaciente, callerField, PACIENTE_CACHE_TTL_SECONDS, pacienteCacheKey } from "./cache";
 import { Paciente, toPaciente } from "./schema";
 
@@ -16,15 +23,11 @@ const route = createRoute({
   security: bearerSecurity,
   request: {
     params: IdParam,
-    headers: z.object({ "if-none-match": z.string().max(500).optional() }),
+    headers: IfNoneMatchHeader,
   },
   responses: {
-    200: {
-      description: "The paciente; `ETag` names this version (send it as If-Match to update)",
-      headers: z.object({ ETag: z.string() }),
-      content: { "application/json": { schema: Paciente } },
-    },
-    304: { description: "Not modified since the ETag in If-None-Match" },
+    200: versioned(Paciente, "The paciente; `ETag` names this version (send it as If-Match to update)"),
+    304: NOT_MODIFIED,
     ...errorResponses(404),
   },
 });

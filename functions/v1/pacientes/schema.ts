@@ -5,6 +5,7 @@
 import { z } from "@hono/zod-openapi";
 import type { PacienteRow } from "../../../db/queries/pacientes";
 import { isValidCpf, normalizeCpf } from "../../lib/cpf";
+import { pageOf } from "../openapi";
 
 export const PacienteStatus = z.enum(["ativo", "inativo", "anonimizado"]);
 
@@ -24,15 +25,7 @@ export const Paciente = z
   .openapi("Paciente");
 export type Paciente = z.infer<typeof Paciente>;
 
-export const PacientePage = z
-  .object({
-    data: z.array(Paciente),
-    next_cursor: z
-      .string()
-      .nullable()
-      .openapi({ description: "Pass as ?cursor= for the next page; null on the last" }),
-  })
-  .openapi("PacientePage");
+export const PacientePage = pageOf(Paciente, "PacientePage");
 
 const nome = z.string().trim().min(1).max(200);
 const email = z

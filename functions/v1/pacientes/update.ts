@@ -1,11 +1,11 @@
-import { createRoute, type OpenAPIHono, z } from "@hono/zod-openapi";
+import { createRoute, type OpenAPIHono } from "@hono/zod-openapi";
 import { PACIENTE_VERSION, type PacienteRow, updatePaciente } from "../../../db/queries/pacientes";
 import { ApiError } from "../../errors";
 import { createCache } from "../../lib/cache";
 import type { V1Env } from "../context";
 import { etagOf, versionFromIfMatch } from "../etag";
 import { allowRoles } from "../guards";
-import { bearerSecurity, errorResponses, IdParam, IfMatchHeader } from "../openapi";
+import { bearerSecurity, errorResponses, IdParam, IfMatchHeader, versioned } from "../openapi";
 import { pacienteCacheKey } from "./cache";
 import { Paciente, toPaciente, UpdatePaciente } from "./schema";
 
@@ -24,11 +24,7 @@ const route = createRoute({
     body: { required: true, content: { "application/json": { schema: UpdatePaciente } } },
   },
   responses: {
-    200: {
-      description: "Updated",
-      headers: z.object({ ETag: z.string() }),
-      content: { "application/json": { schema: Paciente } },
-    },
+    200: versioned(Paciente, "Updated"),
     ...errorResponses(403, 404, 409, 412, 422),
   },
 });

@@ -1,5 +1,6 @@
 import { createRoute, type OpenAPIHono, z } from "@hono/zod-openapi";
-import { PACIENTE_VISIVEL, PRESCRICOES_LIST, type PrescricaoRow } from "../../../db/queries/prescricoes";
+import { PACIENTE_VISIVEL } from "../../../db/queries/pacientes";
+import { PRESCRICOES_LIST, type PrescricaoRow } from "../../../db/queries/prescricoes";
 import { ApiError } from "../../errors";
 import type { V1Env } from "../context";
 import { decodeCursor, encodeCursor } from "../cursor";

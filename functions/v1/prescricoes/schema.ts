@@ -4,6 +4,7 @@
  */
 import { z } from "@hono/zod-openapi";
 import type { PrescricaoRow } from "../../../db/queries/prescricoes";
+import { pageOf } from "../openapi";
 
 export const Prescricao = z
   .object({
@@ -25,15 +26,7 @@ export const Prescricao = z
   .openapi("Prescricao");
 export type Prescricao = z.infer<typeof Prescricao>;
 
-export const PrescricaoPage = z
-  .object({
-    data: z.array(Prescricao),
-    next_cursor: z
-      .string()
-      .nullable()
-      .openapi({ description: "Pass as ?cursor= for the next page; null on the last" }),
-  })
-  .openapi("PrescricaoPage");
+export const PrescricaoPage = pageOf(Prescricao, "PrescricaoPage");
 
 /** PostgreSQL text cannot hold NUL: refused here as bad input, not by the database as a 500. */
 const noNul = (s: string) => !s.includes("\u0000");

@@ -1,10 +1,10 @@
-import { createRoute, type OpenAPIHono, z } from "@hono/zod-openapi";
+import { createRoute, type OpenAPIHono } from "@hono/zod-openapi";
 import { PRESCRICAO_VERSION, type PrescricaoRow, updatePrescricao } from "../../../db/queries/prescricoes";
 import { ApiError } from "../../errors";
 import type { V1Env } from "../context";
 import { etagOf, versionFromIfMatch } from "../etag";
 import { allowRoles } from "../guards";
-import { bearerSecurity, errorResponses, IdParam, IfMatchHeader } from "../openapi";
+import { bearerSecurity, errorResponses, IdParam, IfMatchHeader, versioned } from "../openapi";
 import { Prescricao, toPrescricao, UpdatePrescricao } from "./schema";
 
 const route = createRoute({
@@ -23,11 +23,7 @@ const route = createRoute({
     body: { required: true, content: { "application/json": { schema: UpdatePrescricao } } },
   },
   responses: {
-    200: {
-      description: "Updated",
-      headers: z.object({ ETag: z.string() }),
-      content: { "application/json": { schema: Prescricao } },
-    },
+    200: versioned(Prescricao, "Updated"),
     ...errorResponses(403, 404, 412),
   },
 });

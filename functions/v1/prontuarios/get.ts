@@ -1,10 +1,17 @@
-import { createRoute, type OpenAPIHono, z } from "@hono/zod-openapi";
+import { createRoute, type OpenAPIHono } from "@hono/zod-openapi";
 import { PRONTUARIO_BY_ID, type ProntuarioRow } from "../../../db/queries/prontuarios";
 import { ApiError } from "../../errors";
 import type { V1Env } from "../context";
 import { etagOf, ifNoneMatchHits } from "../etag";
 import { allowRoles } from "../guards";
-import { bearerSecurity, errorResponses, IdParam } from "../openapi";
+import {
+  bearerSecurity,
+  errorResponses,
+  IdParam,
+  IfNoneMatchHeader,
+  NOT_MODIFIED,
+  versioned,
+} from "../openapi";
 import { Prontuario, toProntuario } from "./schema";
 
 const route = createRoute({
@@ -18,15 +25,11 @@ const route = createRoute({
   security: bearerSecurity,
   request: {
     params: IdParam,
-    headers: z.object({ "if-none-match": z.string().max(500).optional() }),
+    headers: IfNoneMatchHeader,
   },
   responses: {
-    200: {
-      description: "The version; its ETag changes once it is corrected",
-      headers: z.object({ ETag: z.string() }),
-      content: { "application/json": { schema: Prontuario } },
-    },
-    304: { description: "Not modified since the ETag in If-None-Match" },
+    200: versioned(Prontuario, "The version; its ETag changes once it is corrected"),
+    304: NOT_MODIFIED,
     ...errorResponses(403, 404),
   },
 });

@@ -1,5 +1,6 @@
 import { createRoute, type OpenAPIHono, z } from "@hono/zod-openapi";
-import { PACIENTE_VISIVEL, PRONTUARIOS_LIST, type ProntuarioRow } from "../../../db/queries/prontuarios";
+import { PACIENTE_VISIVEL } from "../../../db/queries/pacientes";
+import { PRONTUARIOS_LIST, type ProntuarioRow } from "../../../db/queries/prontuarios";
 import { ApiError } from "../../errors";
 import type { V1Env } from "../context";
 import { decodeCursor, encodeCursor } from "../cursor";

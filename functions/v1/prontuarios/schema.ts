@@ -4,6 +4,7 @@
  */
 import { z } from "@hono/zod-openapi";
 import type { ProntuarioRow } from "../../../db/queries/prontuarios";
+import { pageOf } from "../openapi";
 
 export const Prontuario = z
   .object({
@@ -23,15 +24,7 @@ export const Prontuario = z
   .openapi("Prontuario");
 export type Prontuario = z.infer<typeof Prontuario>;
 
-export const ProntuarioPage = z
-  .object({
-    data: z.array(Prontuario),
-    next_cursor: z
-      .string()
-      .nullable()
-      .openapi({ description: "Pass as ?cursor= for the next page; null on the last" }),
-  })
-  .openapi("ProntuarioPage");
+export const ProntuarioPage = pageOf(Prontuario, "ProntuarioPage");
 
 export const CreateProntuario = z
   .object({
