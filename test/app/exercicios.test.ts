@@ -5,48 +5,28 @@
  * still answers from the database. Each test uses a categoria of its own, so cached pages of one
  * test (or of an earlier run: the Redis db is shared and never flushed) never meet another's.
  */
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import type { Auth } from "../../db/session";
 import { apiClient, type CallApi } from "../harness/api";
+import { apiSuite, expectNoLeak, startAppCloud } from "../harness/api-suite";
 import { testBackends } from "../harness/backends";
-import { type Cloud, startCloud, startWorker } from "../harness/cloud";
-import { createFixture, type Fixture } from "../harness/db";
-import { REDIS_TEST_DB, testRedisBackends } from "../harness/redis";
+import { startWorker } from "../harness/cloud";
 
 const backends = await testBackends();
-const realRedis = (await testRedisBackends()).find((b) => b.name === "redis" && !b.skip);
 
 describe.each(backends)("/v1/exercicios on $name", ({ name, skip }) => {
-  let cloud: Cloud;
-  let fx: Fixture;
-  let api: CallApi;
-  const admin: Auth = { userId: crypto.randomUUID(), role: "admin" };
-  const as = (role: "fisioA" | "pacA"): Auth =>
-    ({
-      fisioA: { userId: fx.fisioA, role: "fisioterapeuta" },
-      pacA: { userId: fx.pacA, role: "paciente" },
-    })[role] as Auth;
+  const suite = apiSuite(name, skip);
+  const { api, as, admin } = suite;
   const categoria = () => `cat-${crypto.randomUUID()}`;
   const ids = (res: { body: { data: { id: string }[] } }) => res.body.data.map((e) => e.id);
-  const countNome = async (nome: string) =>
-    (await cloud.system((c) => c.query("SELECT count(*)::int AS n FROM exercicios WHERE nome = $1", [nome])))
-      .rows[0].n;
+  const countNome = (nome: string) =>
+    suite.count("SELECT count(*)::int AS n FROM exercicios WHERE nome = $1", [nome]);
   const add = async (who: Auth, cat: string, nome = `Exercício ${crypto.randomUUID()}`) => {
     const res = await api(who, "POST", "/v1/exercicios", { nome, categoria: cat });
     expect(res.status).toBe(201);
     return res.body.id as string;
   };
   const list = (who: Auth, query: string) => api(who, "GET", `/v1/exercicios?${query}`);
-
-  beforeAll(async () => {
-    if (skip) return;
-    cloud = await startCloud({ backend: name, redisUrl: realRedis?.redisUrl(REDIS_TEST_DB.app) });
-    fx = await createFixture(cloud, `-${name}`);
-    api = apiClient(cloud);
-  });
-  afterAll(async () => {
-    await cloud?.close();
-  });
 
   describe("happy paths", () => {
     it.skipIf(skip)("a fisioterapeuta and an admin add to the catalog: 201, trimmed fields", async () => {
@@ -79,7 +59,7 @@ describe.each(backends)("/v1/exercicios on $name", ({ name, skip }) => {
           await add(admin, cat, `${nome} ${cat}`);
         await add(admin, categoria());
         const expected = (
-          await cloud.system((c) =>
+          await suite.cloud.system((c) =>
             c.query("SELECT id FROM exercicios WHERE categoria = $1 ORDER BY nome, id", [cat]),
           )
         ).rows.map((r) => r.id);
@@ -150,12 +130,12 @@ describe.each(backends)("/v1/exercicios on $name", ({ name, skip }) => {
 
     it.skipIf(skip)("with Redis down the catalog is still read and written, from the database", async () => {
       const broken = await startWorker({
-        ...cloud.vars,
+        ...suite.cloud.vars,
         // Nothing listens on port 9 of loopback.
         UPSTASH_REDIS_REST_URL: "http://127.0.0.1:9",
       });
       try {
-        const down = apiClient({ ...cloud, workerUrl: `http://${broken.address}:${broken.port}` });
+        const down = apiClient({ ...suite.cloud, workerUrl: `http://${broken.address}:${broken.port}` });
         const cat = categoria();
         const created = await down(as("fisioA"), "POST", "/v1/exercicios", {
           nome: `Sem cache ${cat}`,
@@ -266,7 +246,7 @@ describe.each(backends)("/v1/exercicios on $name", ({ name, skip }) => {
 
     it.skipIf(skip)("the catalog page of one database is never served for another", async () => {
       // A second cloud on its own database, over the same Redis: the same query, other rows.
-      const other = await startCloud({ backend: name, redisUrl: realRedis?.redisUrl(REDIS_TEST_DB.app) });
+      const other = await startAppCloud(name);
       try {
         const here = await list(as("pacA"), "limit=100");
         expect(here.body.data.length).toBeGreaterThan(0);
@@ -288,9 +268,7 @@ describe.each(backends)("/v1/exercicios on $name", ({ name, skip }) => {
       await add(admin, cat, nome);
       const res = await api(admin, "POST", "/v1/exercicios", { nome, categoria: cat });
       expect(res.status).toBe(409);
-      const text = JSON.stringify(res.body);
-      for (const leak of ["postgresql://", "INSERT", "at ", "password", "violates", nome])
-        expect(text).not.toContain(leak);
+      expectNoLeak(res.body, ["at ", nome]);
     });
   });
 });

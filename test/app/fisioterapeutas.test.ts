@@ -4,42 +4,23 @@
  * follows the 0006 policies (self for a fisioterapeuta, their own fisioterapeuta for a paciente).
  * Every call also checks the Neon HTTP round trips it cost.
  */
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import type { Auth } from "../../db/session";
-import { apiClient, type CallApi } from "../harness/api";
+import type { CallApi } from "../harness/api";
+import { apiSuite, expectNoLeak } from "../harness/api-suite";
 import { testBackends } from "../harness/backends";
-import { type Cloud, startCloud } from "../harness/cloud";
-import { createFixture, type Fixture } from "../harness/db";
-import { REDIS_TEST_DB, testRedisBackends } from "../harness/redis";
 
 const backends = await testBackends();
-const realRedis = (await testRedisBackends()).find((b) => b.name === "redis" && !b.skip);
 
 describe.each(backends)("/v1/fisioterapeutas on $name", ({ name, skip }) => {
-  let cloud: Cloud;
-  let fx: Fixture;
-  let api: CallApi;
-  const admin: Auth = { userId: crypto.randomUUID(), role: "admin" };
-  const as = (role: "fisioA" | "fisioB" | "pacA"): Auth =>
-    ({
-      fisioA: { userId: fx.fisioA, role: "fisioterapeuta" },
-      fisioB: { userId: fx.fisioB, role: "fisioterapeuta" },
-      pacA: { userId: fx.pacA, role: "paciente" },
-    })[role] as Auth;
-  const row = async (id: string) =>
-    (
-      await cloud.system((c) =>
-        c.query("SELECT nome, email, crefito, updated_at::text AS v FROM fisioterapeutas WHERE id = $1", [
-          id,
-        ]),
-      )
-    ).rows[0];
-  const countEmail = async (email: string) =>
-    (
-      await cloud.system((c) =>
-        c.query("SELECT count(*)::int AS n FROM fisioterapeutas WHERE email = $1", [email]),
-      )
-    ).rows[0].n;
+  const suite = apiSuite(name, skip);
+  const { api, as, admin, fx } = suite;
+  const row = (id: string) =>
+    suite.first("SELECT nome, email, crefito, updated_at::text AS v FROM fisioterapeutas WHERE id = $1", [
+      id,
+    ]);
+  const countEmail = (email: string) =>
+    suite.count("SELECT count(*)::int AS n FROM fisioterapeutas WHERE email = $1", [email]);
   const fresh = () => `fisio.${crypto.randomUUID()}@x.br`;
   const register = async (over: Record<string, unknown> = {}) => {
     const res = await api(admin, "POST", "/v1/fisioterapeutas", {
@@ -51,16 +32,6 @@ describe.each(backends)("/v1/fisioterapeutas on $name", ({ name, skip }) => {
     expect(res.status).toBe(201);
     return res;
   };
-
-  beforeAll(async () => {
-    if (skip) return;
-    cloud = await startCloud({ backend: name, redisUrl: realRedis?.redisUrl(REDIS_TEST_DB.app) });
-    fx = await createFixture(cloud, `-${name}`);
-    api = apiClient(cloud);
-  });
-  afterAll(async () => {
-    await cloud?.close();
-  });
 
   describe("happy paths", () => {
     it.skipIf(skip)(
@@ -98,7 +69,7 @@ describe.each(backends)("/v1/fisioterapeutas on $name", ({ name, skip }) => {
 
     it.skipIf(skip)("lists newest first in cursor pages that cover every row once", async () => {
       // Rows of one transaction share created_at: only the id tells them apart in the order.
-      await cloud.system(async (c) => {
+      await suite.cloud.system(async (c) => {
         for (let i = 0; i < 4; i++)
           await c.query(
             "INSERT INTO fisioterapeutas (nome, email, crefito) VALUES ('Empate', $1, 'CREFITO-1/1-F')",
@@ -123,7 +94,9 @@ describe.each(backends)("/v1/fisioterapeutas on $name", ({ name, skip }) => {
         pages++;
       } while (cursor && pages < 100);
       const all = (
-        await cloud.system((c) => c.query("SELECT id FROM fisioterapeutas ORDER BY created_at DESC, id DESC"))
+        await suite.cloud.system((c) =>
+          c.query("SELECT id FROM fisioterapeutas ORDER BY created_at DESC, id DESC"),
+        )
       ).rows.map((r) => r.id);
       expect(seen).toEqual(all);
       expect(seen.slice(0, 3)).toEqual([...created].reverse());
@@ -330,9 +303,7 @@ describe.each(backends)("/v1/fisioterapeutas on $name", ({ name, skip }) => {
         crefito: "CREFITO-3/1-F",
       });
       expect(res.status).toBe(409);
-      const text = JSON.stringify(res.body);
-      for (const leak of ["postgresql://", "INSERT", "at ", "password", "violates", "duplicate"])
-        expect(text).not.toContain(leak);
+      expectNoLeak(res.body, ["at ", "duplicate"]);
     });
   });
 });

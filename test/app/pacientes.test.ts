@@ -4,54 +4,24 @@
  * (in-memory where none runs outside CI). Happy paths, errors, then security; every call also
  * checks the Neon HTTP round trips it cost (one per read and per simple write).
  */
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import type { Auth } from "../../db/session";
-import { apiClient, type CallApi } from "../harness/api";
+import type { CallApi } from "../harness/api";
+import { apiSuite, expectNoLeak } from "../harness/api-suite";
 import { testBackends } from "../harness/backends";
-import { type Cloud, startCloud } from "../harness/cloud";
-import { createFixture, type Fixture } from "../harness/db";
-import { REDIS_TEST_DB, testRedisBackends } from "../harness/redis";
 
 const backends = await testBackends();
-const realRedis = (await testRedisBackends()).find((b) => b.name === "redis" && !b.skip);
 
 // Valid CPFs (check digits) for the run; each test takes its own.
 const CPFS = ["529.982.247-25", "111.444.777-35", "390.533.447-05", "246.813.579-28", "853.513.468-93"];
 
 describe.each(backends)("/v1/pacientes on $name", ({ name, skip }) => {
-  let cloud: Cloud;
-  let fx: Fixture;
-  let api: CallApi;
-  const admin: Auth = { userId: crypto.randomUUID(), role: "admin" };
-  const as = (role: "fisioA" | "fisioB" | "pacA" | "pacB"): Auth =>
-    ({
-      fisioA: { userId: fx.fisioA, role: "fisioterapeuta" },
-      fisioB: { userId: fx.fisioB, role: "fisioterapeuta" },
-      pacA: { userId: fx.pacA, role: "paciente" },
-      pacB: { userId: fx.pacB, role: "paciente" },
-    })[role] as Auth;
-  const row = async (id: string) =>
-    (
-      await cloud.system((c) =>
-        c.query("SELECT nome, email, telefone, status, fisioterapeuta_id FROM pacientes WHERE id = $1", [id]),
-      )
-    ).rows[0];
-  const countWith = async (column: "email" | "cpf", value: string) =>
-    (
-      await cloud.system((c) =>
-        c.query(`SELECT count(*)::int AS n FROM pacientes WHERE ${column} = $1`, [value]),
-      )
-    ).rows[0].n;
-
-  beforeAll(async () => {
-    if (skip) return;
-    cloud = await startCloud({ backend: name, redisUrl: realRedis?.redisUrl(REDIS_TEST_DB.app) });
-    fx = await createFixture(cloud, `-${name}`);
-    api = apiClient(cloud);
-  });
-  afterAll(async () => {
-    await cloud?.close();
-  });
+  const suite = apiSuite(name, skip);
+  const { api, as, admin, fx } = suite;
+  const row = (id: string) =>
+    suite.first("SELECT nome, email, telefone, status, fisioterapeuta_id FROM pacientes WHERE id = $1", [id]);
+  const countWith = (column: "email" | "cpf", value: string) =>
+    suite.count(`SELECT count(*)::int AS n FROM pacientes WHERE ${column} = $1`, [value]);
 
   describe("happy paths", () => {
     it.skipIf(skip)(
@@ -116,7 +86,7 @@ describe.each(backends)("/v1/pacientes on $name", ({ name, skip }) => {
 
     it.skipIf(skip)("lists newest first in cursor pages that cover every row once", async () => {
       const fisio: Auth = { userId: crypto.randomUUID(), role: "fisioterapeuta" };
-      await cloud.system((c) =>
+      await suite.cloud.system((c) =>
         c.query(
           "INSERT INTO fisioterapeutas (id, nome, email, crefito) VALUES ($1, 'Paginada', $2, 'CREFITO-9/9-F')",
           [fisio.userId, `pag.${fisio.userId}@x.br`],
@@ -242,7 +212,7 @@ describe.each(backends)("/v1/pacientes on $name", ({ name, skip }) => {
       async () => {
         const id = (await api(as("fisioA"), "POST", "/v1/pacientes", { nome: "Exportada", cpf: CPFS[2] }))
           .body.id;
-        await cloud.system(async (c) => {
+        await suite.cloud.system(async (c) => {
           await c.query(
             "INSERT INTO consultas (paciente_id, fisioterapeuta_id, data_consulta) VALUES ($1, $2, now() + interval '3 days')",
             [id, fx.fisioA],
@@ -262,7 +232,7 @@ describe.each(backends)("/v1/pacientes on $name", ({ name, skip }) => {
           expect(res.body.prontuarios.map((p: { conteudo: string }) => p.conteudo)).toEqual(["Evolução"]);
           expect(res.body.prescricoes).toEqual([]);
         }
-        const audited = await cloud.system((c) =>
+        const audited = await suite.cloud.system((c) =>
           c.query(
             `SELECT actor_role, count(*)::int AS n FROM audit.log
             WHERE tabela = 'prontuarios' AND operacao = 'READ' AND row_id IN (SELECT id FROM prontuarios WHERE paciente_id = $1)
@@ -306,7 +276,7 @@ describe.each(backends)("/v1/pacientes on $name", ({ name, skip }) => {
       const revive = await api(admin, "PATCH", `/v1/pacientes/${id}`, { status: "ativo", nome: "De volta" });
       expect([revive.status, revive.body.error.code]).toEqual([409, "conflict"]);
       expect(await row(id)).toMatchObject({ nome: "Paciente anonimizado", status: "anonimizado" });
-      const anon = await cloud.system((c) =>
+      const anon = await suite.cloud.system((c) =>
         c.query("SELECT count(*)::int AS n FROM audit.log WHERE row_id = $1 AND operacao = 'ANONYMIZE'", [
           id,
         ]),
@@ -413,7 +383,7 @@ describe.each(backends)("/v1/pacientes on $name", ({ name, skip }) => {
 
     it.skipIf(skip)("missing, malformed and expired tokens answer 401; unknown ids 404", async () => {
       expect((await api(null, "GET", "/v1/pacientes")).status).toBe(401);
-      const bad = await fetch(`${cloud.workerUrl}/v1/pacientes`, {
+      const bad = await fetch(`${suite.cloud.workerUrl}/v1/pacientes`, {
         headers: { authorization: "Bearer x.y.z" },
       });
       expect(bad.status).toBe(401);
@@ -472,9 +442,7 @@ describe.each(backends)("/v1/pacientes on $name", ({ name, skip }) => {
         fisioterapeuta_id: crypto.randomUUID(),
       });
       expect([403, 422]).toContain(res.status);
-      const text = JSON.stringify(res.body);
-      for (const leak of ["postgresql://", "INSERT", "at ", "password", "violates"])
-        expect(text).not.toContain(leak);
+      expectNoLeak(res.body, ["at "]);
     });
   });
 });

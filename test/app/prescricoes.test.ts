@@ -4,32 +4,20 @@
  * the Upstash emulator (in-memory where none runs outside CI). Happy paths, errors, then security;
  * every call also checks the Neon HTTP round trips it cost (one per read and per simple write).
  */
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import type { Auth } from "../../db/session";
-import { apiClient, type CallApi } from "../harness/api";
+import type { CallApi } from "../harness/api";
+import { apiSuite, expectNoLeak } from "../harness/api-suite";
 import { testBackends } from "../harness/backends";
-import { type Cloud, startCloud } from "../harness/cloud";
-import { createFixture, type Fixture } from "../harness/db";
 import type { Json } from "../harness/http";
-import { REDIS_TEST_DB, testRedisBackends } from "../harness/redis";
 
 const backends = await testBackends();
-const realRedis = (await testRedisBackends()).find((b) => b.name === "redis" && !b.skip);
 
 describe.each(backends)("prescricoes on $name", ({ name, skip }) => {
-  let cloud: Cloud;
-  let fx: Fixture;
-  let api: CallApi;
+  const suite = apiSuite(name, skip);
+  const { api, as, admin, fx, freshPair } = suite;
   let agachamento: string;
   let ponte: string;
-  const admin: Auth = { userId: crypto.randomUUID(), role: "admin" };
-  const as = (role: "fisioA" | "fisioB" | "pacA" | "pacB"): Auth =>
-    ({
-      fisioA: { userId: fx.fisioA, role: "fisioterapeuta" },
-      fisioB: { userId: fx.fisioB, role: "fisioterapeuta" },
-      pacA: { userId: fx.pacA, role: "paciente" },
-      pacB: { userId: fx.pacB, role: "paciente" },
-    })[role] as Auth;
   const ids = (page: Json): string[] => page.body.data.map((p: { id: string }) => p.id);
   const dose = (extra: Record<string, unknown> = {}) => ({
     exercicio_id: agachamento,
@@ -43,51 +31,27 @@ describe.each(backends)("prescricoes on $name", ({ name, skip }) => {
     api(auth, "POST", `/v1/pacientes/${pacienteId}/exercicios`, body, headers);
 
   /** A paciente's prescricoes as the owner sees them (oldest first). */
-  const stored = async (pacienteId: string) =>
-    (
-      await cloud.system((c) =>
-        c.query(
-          `SELECT id, exercicio_id, fisioterapeuta_id, series, repeticoes, frequencia, observacoes,
-                  inicio::text, fim::text, ativa, updated_at::text AS version
-             FROM prescricoes WHERE paciente_id = $1 ORDER BY created_at, id`,
-          [pacienteId],
-        ),
-      )
-    ).rows;
+  const stored = (pacienteId: string) =>
+    suite.rows(
+      `SELECT id, exercicio_id, fisioterapeuta_id, series, repeticoes, frequencia, observacoes,
+              inicio::text, fim::text, ativa, updated_at::text AS version
+         FROM prescricoes WHERE paciente_id = $1 ORDER BY created_at, id`,
+      [pacienteId],
+    );
   const exercicio = async (nome: string) => {
     const id = crypto.randomUUID();
-    await cloud.system((c) =>
-      c.query("INSERT INTO exercicios (id, nome, categoria) VALUES ($1, $2, 'fortalecimento')", [id, nome]),
-    );
+    await suite.rows("INSERT INTO exercicios (id, nome, categoria) VALUES ($1, $2, 'fortalecimento')", [
+      id,
+      nome,
+    ]);
     return id;
   };
-  /** A fisioterapeuta with one paciente of their own, for tests that need a clean list. */
-  const freshPair = async () => {
-    const fisio = crypto.randomUUID();
-    const paciente = crypto.randomUUID();
-    await cloud.system(async (c) => {
-      await c.query(
-        "INSERT INTO fisioterapeutas (id, nome, email, crefito) VALUES ($1, 'Fresca', $2, 'CREFITO-3/9-F')",
-        [fisio, `fresca.${fisio}@x.br`],
-      );
-      await c.query(
-        "INSERT INTO pacientes (id, nome, fisioterapeuta_id) VALUES ($1, 'Paciente Fresco', $2)",
-        [paciente, fisio],
-      );
-    });
-    return { fisio: { userId: fisio, role: "fisioterapeuta" } as Auth, paciente };
-  };
 
+  // After the suite's own beforeAll (hooks run in the order they are registered): the cloud is up.
   beforeAll(async () => {
     if (skip) return;
-    cloud = await startCloud({ backend: name, redisUrl: realRedis?.redisUrl(REDIS_TEST_DB.app) });
-    fx = await createFixture(cloud, `-${name}`);
-    api = apiClient(cloud);
     agachamento = await exercicio(`Agachamento ${crypto.randomUUID()}`);
     ponte = await exercicio(`Ponte de glúteo ${crypto.randomUUID()}`);
-  });
-  afterAll(async () => {
-    await cloud?.close();
   });
 
   describe("happy paths", () => {
@@ -406,9 +370,7 @@ describe.each(backends)("prescricoes on $name", ({ name, skip }) => {
     it.skipIf(skip)("answers carry no SQL, stack or connection string", async () => {
       const res = await prescribe(as("fisioA"), fx.pacA, dose({ exercicio_id: crypto.randomUUID() }));
       expect(res.status).toBe(422);
-      const text = JSON.stringify(res.body);
-      for (const leak of ["postgresql://", "INSERT", "at ", "password", "violates", "exercicios"])
-        expect(text).not.toContain(leak);
+      expectNoLeak(res.body, ["at ", "exercicios"]);
     });
   });
 });

@@ -5,17 +5,14 @@
  * audited in the same round trip: each call checks the Neon HTTP round trips it cost, and the
  * audit log is read back as the owner.
  */
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import type { Auth } from "../../db/session";
-import { apiClient, type CallApi } from "../harness/api";
+import type { CallApi } from "../harness/api";
+import { apiSuite, expectNoLeak } from "../harness/api-suite";
 import { testBackends } from "../harness/backends";
-import { type Cloud, startCloud } from "../harness/cloud";
-import { createFixture, type Fixture } from "../harness/db";
 import type { Json } from "../harness/http";
-import { REDIS_TEST_DB, testRedisBackends } from "../harness/redis";
 
 const backends = await testBackends();
-const realRedis = (await testRedisBackends()).find((b) => b.name === "redis" && !b.skip);
 
 interface AuditRow {
   actor_id: string | null;
@@ -27,73 +24,35 @@ interface AuditRow {
 }
 
 describe.each(backends)("/v1/prontuarios on $name", ({ name, skip }) => {
-  let cloud: Cloud;
-  let fx: Fixture;
-  let api: CallApi;
-  const admin: Auth = { userId: crypto.randomUUID(), role: "admin" };
-  const as = (role: "fisioA" | "fisioB" | "pacA" | "pacB"): Auth =>
-    ({
-      fisioA: { userId: fx.fisioA, role: "fisioterapeuta" },
-      fisioB: { userId: fx.fisioB, role: "fisioterapeuta" },
-      pacA: { userId: fx.pacA, role: "paciente" },
-      pacB: { userId: fx.pacB, role: "paciente" },
-    })[role] as Auth;
+  const suite = apiSuite(name, skip);
+  const { api, as, admin, fx, freshPair } = suite;
   const ids = (page: Json): string[] => page.body.data.map((p: { id: string }) => p.id);
 
   /** Every prontuario of a paciente, as the owner sees them (oldest first). */
-  const stored = async (pacienteId: string) =>
-    (
-      await cloud.system((c) =>
-        c.query(
-          `SELECT id, versao, corrige_id, consulta_id, conteudo, fisioterapeuta_id FROM prontuarios
-            WHERE paciente_id = $1 ORDER BY created_at, id`,
-          [pacienteId],
-        ),
-      )
-    ).rows;
-  const allProntuarios = async () =>
-    (await cloud.system((c) => c.query("SELECT count(*)::int AS n FROM prontuarios"))).rows[0].n as number;
+  const stored = (pacienteId: string) =>
+    suite.rows(
+      `SELECT id, versao, corrige_id, consulta_id, conteudo, fisioterapeuta_id FROM prontuarios
+        WHERE paciente_id = $1 ORDER BY created_at, id`,
+      [pacienteId],
+    );
+  const allProntuarios = () => suite.count("SELECT count(*)::int AS n FROM prontuarios");
   /** READ rows in audit.log for these prontuarios (owner's view). */
-  const reads = async (rowIds: string[]): Promise<AuditRow[]> =>
-    (
-      await cloud.system((c) =>
-        c.query(
-          `SELECT actor_id, actor_role, tabela, row_id, operacao, colunas FROM audit.log
-            WHERE tabela = 'prontuarios' AND operacao = 'READ' AND row_id = ANY($1::uuid[]) ORDER BY id`,
-          [rowIds],
-        ),
-      )
-    ).rows;
-  const readsBy = async (actorId: string) =>
-    (
-      await cloud.system((c) =>
-        c.query("SELECT count(*)::int AS n FROM audit.log WHERE tabela = 'prontuarios' AND actor_id = $1", [
-          actorId,
-        ]),
-      )
-    ).rows[0].n as number;
-  /** A fisioterapeuta with one paciente of their own, for tests that need a clean history. */
-  const freshPair = async () => {
-    const fisio = crypto.randomUUID();
-    const paciente = crypto.randomUUID();
-    await cloud.system(async (c) => {
-      await c.query(
-        "INSERT INTO fisioterapeutas (id, nome, email, crefito) VALUES ($1, 'Fresca', $2, 'CREFITO-3/9-F')",
-        [fisio, `fresca.${fisio}@x.br`],
-      );
-      await c.query(
-        "INSERT INTO pacientes (id, nome, fisioterapeuta_id) VALUES ($1, 'Paciente Fresco', $2)",
-        [paciente, fisio],
-      );
-    });
-    return { fisio: { userId: fisio, role: "fisioterapeuta" } as Auth, paciente };
-  };
+  const reads = (rowIds: string[]): Promise<AuditRow[]> =>
+    suite.rows(
+      `SELECT actor_id, actor_role, tabela, row_id, operacao, colunas FROM audit.log
+        WHERE tabela = 'prontuarios' AND operacao = 'READ' AND row_id = ANY($1::uuid[]) ORDER BY id`,
+      [rowIds],
+    );
+  const readsBy = (actorId: string) =>
+    suite.count("SELECT count(*)::int AS n FROM audit.log WHERE tabela = 'prontuarios' AND actor_id = $1", [
+      actorId,
+    ]);
   let slot = 0;
   /** A consulta (owner-inserted), each at its own hour so none overlap. */
   const consulta = async (pacienteId: string, fisioId: string) => {
     const id = crypto.randomUUID();
     slot++;
-    await cloud.system((c) =>
+    await suite.cloud.system((c) =>
       c.query(
         `INSERT INTO consultas (id, paciente_id, fisioterapeuta_id, data_consulta)
          VALUES ($1, $2, $3, date_trunc('hour', now()) + make_interval(hours => $4))`,
@@ -103,16 +62,6 @@ describe.each(backends)("/v1/prontuarios on $name", ({ name, skip }) => {
     return id;
   };
   const write = (auth: Auth, body: Record<string, unknown>) => api(auth, "POST", "/v1/prontuarios", body);
-
-  beforeAll(async () => {
-    if (skip) return;
-    cloud = await startCloud({ backend: name, redisUrl: realRedis?.redisUrl(REDIS_TEST_DB.app) });
-    fx = await createFixture(cloud, `-${name}`);
-    api = apiClient(cloud);
-  });
-  afterAll(async () => {
-    await cloud?.close();
-  });
 
   describe("happy paths", () => {
     it.skipIf(skip)(
@@ -282,7 +231,7 @@ describe.each(backends)("/v1/prontuarios on $name", ({ name, skip }) => {
       expect(cached.status).toBe(304);
       expect((await reads([b.body.id])).length).toBe(n + 1);
 
-      const everyAuditRow = await cloud.system((c) =>
+      const everyAuditRow = await suite.cloud.system((c) =>
         c.query("SELECT to_jsonb(l)::text AS t FROM audit.log l WHERE row_id = ANY($1::uuid[])", [
           [a.body.id, b.body.id],
         ]),
@@ -359,7 +308,7 @@ describe.each(backends)("/v1/prontuarios on $name", ({ name, skip }) => {
         const { fisio, paciente } = await freshPair();
         const own = await write(fisio, { paciente_id: paciente, conteudo: "Meu" });
         const otherPaciente = crypto.randomUUID();
-        await cloud.system((c) =>
+        await suite.cloud.system((c) =>
           c.query("INSERT INTO pacientes (id, nome, fisioterapeuta_id) VALUES ($1, 'Irmão', $2)", [
             otherPaciente,
             fisio.userId,
@@ -515,9 +464,7 @@ describe.each(backends)("/v1/prontuarios on $name", ({ name, skip }) => {
         corrige_id: crypto.randomUUID(),
       });
       expect(res.status).toBe(422);
-      const text = JSON.stringify(res.body);
-      for (const leak of ["postgresql://", "INSERT", "at ", "password", "violates", "sigiloso"])
-        expect(text).not.toContain(leak);
+      expectNoLeak(res.body, ["at ", "sigiloso"]);
     });
   });
 });
