@@ -15,6 +15,25 @@ const Claims = z.object({
 // no request-bound I/O object (jose fetches with the global fetch when asked), so sharing is safe.
 const jwksCache = new Map<string, ReturnType<typeof createRemoteJWKSet>>();
 
+// The HS256 key, imported once per secret for the isolate's life: importing it on every request
+// was a measurable share of a request's CPU (bench/). A CryptoKey is no I/O object.
+type HmacKey = Awaited<ReturnType<typeof crypto.subtle.importKey>>;
+const hmacKeys = new Map<string, Promise<HmacKey>>();
+function hmacKey(secret: string): Promise<HmacKey> {
+  let key = hmacKeys.get(secret);
+  if (!key) {
+    key = crypto.subtle.importKey(
+      "raw",
+      new TextEncoder().encode(secret),
+      { name: "HMAC", hash: "SHA-256" },
+      false,
+      ["verify"],
+    );
+    hmacKeys.set(secret, key);
+  }
+  return key;
+}
+
 export async function verifyToken(token: string, env: Env): Promise<Auth> {
   let payload: JWTPayload;
   // A token must expire, and must be for us when an issuer/audience is configured.
@@ -33,8 +52,10 @@ export async function verifyToken(token: string, env: Env): Promise<Auth> {
       }
       ({ payload } = await jwtVerify(token, jwks, { ...checks, algorithms: ["RS256", "ES256", "EdDSA"] }));
     } else {
-      const key = new TextEncoder().encode(env.JWT_SECRET);
-      ({ payload } = await jwtVerify(token, key, { ...checks, algorithms: ["HS256"] }));
+      ({ payload } = await jwtVerify(token, await hmacKey(env.JWT_SECRET!), {
+        ...checks,
+        algorithms: ["HS256"],
+      }));
     }
   } catch {
     throw new ApiError("unauthorized", "Invalid or expired token");
