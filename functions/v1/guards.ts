@@ -5,3 +5,12 @@ import { ApiError } from "../errors";
 export function allowRoles(auth: Auth, ...roles: AppRole[]): void {
   if (!roles.includes(auth.role)) throw new ApiError("forbidden", "Not allowed for this role");
 }
+
+/**
+ * The fisioterapeuta a new record is written for: the one the body names, else the caller when
+ * the caller is a fisioterapeuta. Undefined for an admin who named none (a 400). A fisioterapeuta
+ * naming someone else is left to RLS (WITH CHECK), which answers 403.
+ */
+export function fisioterapeutaFor(auth: Auth, named: string | undefined): string | undefined {
+  return named ?? (auth.role === "fisioterapeuta" ? auth.userId : undefined);
+}

@@ -104,3 +104,12 @@ export function pageOf<S extends z.ZodType>(item: S, name: string) {
     })
     .openapi(name);
 }
+
+/** A 201 with the new record, its `ETag` and its `Location`. */
+export function created<S extends z.ZodType>(schema: S, description: string) {
+  return {
+    description,
+    headers: z.object({ ETag: z.string(), Location: z.string() }),
+    content: { "application/json": { schema } },
+  };
+}

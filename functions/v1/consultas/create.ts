@@ -1,10 +1,10 @@
-import { createRoute, type OpenAPIHono, z } from "@hono/zod-openapi";
+import { createRoute, type OpenAPIHono } from "@hono/zod-openapi";
 import { type ConsultaRow, insertConsulta } from "../../../db/queries/consultas";
 import { ApiError } from "../../errors";
 import type { V1Env } from "../context";
 import { etagOf } from "../etag";
-import { allowRoles } from "../guards";
-import { bearerSecurity, errorResponses, IdempotencyKeyHeader } from "../openapi";
+import { allowRoles, fisioterapeutaFor } from "../guards";
+import { bearerSecurity, created, errorResponses, IdempotencyKeyHeader } from "../openapi";
 import { Consulta, CreateConsulta, toConsulta } from "./schema";
 
 const route = createRoute({
@@ -23,11 +23,7 @@ const route = createRoute({
     body: { required: true, content: { "application/json": { schema: CreateConsulta } } },
   },
   responses: {
-    201: {
-      description: "Booked (status `agendada`)",
-      headers: z.object({ ETag: z.string(), Location: z.string() }),
-      content: { "application/json": { schema: Consulta } },
-    },
+    201: created(Consulta, "Booked (status `agendada`)"),
     ...errorResponses(403, 409, 422),
   },
 });
@@ -38,8 +34,7 @@ export function registerCreateConsulta(app: OpenAPIHono<V1Env>) {
     allowRoles(auth, "admin", "fisioterapeuta");
     const body = c.req.valid("json");
     // A fisioterapeuta naming someone else is left to RLS (WITH CHECK), which answers 403.
-    const fisioterapeutaId =
-      body.fisioterapeuta_id ?? (auth.role === "fisioterapeuta" ? auth.userId : undefined);
+    const fisioterapeutaId = fisioterapeutaFor(auth, body.fisioterapeuta_id);
     if (!fisioterapeutaId) {
       throw new ApiError("bad_request", "fisioterapeuta_id is required", [
         { path: "fisioterapeuta_id", message: "required for admins" },

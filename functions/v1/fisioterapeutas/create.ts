@@ -1,9 +1,9 @@
-import { createRoute, type OpenAPIHono, z } from "@hono/zod-openapi";
+import { createRoute, type OpenAPIHono } from "@hono/zod-openapi";
 import { type FisioterapeutaRow, insertFisioterapeuta } from "../../../db/queries/fisioterapeutas";
 import type { V1Env } from "../context";
 import { etagOf } from "../etag";
 import { allowRoles } from "../guards";
-import { bearerSecurity, errorResponses, IdempotencyKeyHeader } from "../openapi";
+import { bearerSecurity, created, errorResponses, IdempotencyKeyHeader } from "../openapi";
 import { CreateFisioterapeuta, Fisioterapeuta, toFisioterapeuta } from "./schema";
 
 const route = createRoute({
@@ -21,11 +21,7 @@ const route = createRoute({
     body: { required: true, content: { "application/json": { schema: CreateFisioterapeuta } } },
   },
   responses: {
-    201: {
-      description: "Registered",
-      headers: z.object({ ETag: z.string(), Location: z.string() }),
-      content: { "application/json": { schema: Fisioterapeuta } },
-    },
+    201: created(Fisioterapeuta, "Registered"),
     ...errorResponses(403, 409),
   },
 });

@@ -1,10 +1,10 @@
-import { createRoute, type OpenAPIHono, z } from "@hono/zod-openapi";
+import { createRoute, type OpenAPIHono } from "@hono/zod-openapi";
 import { insertPaciente, type PacienteRow } from "../../../db/queries/pacientes";
 import { ApiError } from "../../errors";
 import type { V1Env } from "../context";
 import { etagOf } from "../etag";
-import { allowRoles } from "../guards";
-import { bearerSecurity, errorResponses, IdempotencyKeyHeader } from "../openapi";
+import { allowRoles, fisioterapeutaFor } from "../guards";
+import { bearerSecurity, created, errorResponses, IdempotencyKeyHeader } from "../openapi";
 import { CreatePaciente, Paciente, toPaciente } from "./schema";
 
 const route = createRoute({
@@ -22,11 +22,7 @@ const route = createRoute({
     body: { required: true, content: { "application/json": { schema: CreatePaciente } } },
   },
   responses: {
-    201: {
-      description: "Registered",
-      headers: z.object({ ETag: z.string(), Location: z.string() }),
-      content: { "application/json": { schema: Paciente } },
-    },
+    201: created(Paciente, "Registered"),
     ...errorResponses(403, 409, 422),
   },
 });
@@ -36,8 +32,7 @@ export function registerCreatePaciente(app: OpenAPIHono<V1Env>) {
     const auth = c.get("auth");
     allowRoles(auth, "admin", "fisioterapeuta");
     const body = c.req.valid("json");
-    const fisioterapeutaId =
-      body.fisioterapeuta_id ?? (auth.role === "fisioterapeuta" ? auth.userId : undefined);
+    const fisioterapeutaId = fisioterapeutaFor(auth, body.fisioterapeuta_id);
     if (!fisioterapeutaId) {
       throw new ApiError("bad_request", "fisioterapeuta_id is required", [
         { path: "fisioterapeuta_id", message: "required for admins" },

@@ -1,10 +1,10 @@
-import { createRoute, type OpenAPIHono, z } from "@hono/zod-openapi";
+import { createRoute, type OpenAPIHono } from "@hono/zod-openapi";
 import { INSERT_PRESCRICAO, type PrescricaoRow } from "../../../db/queries/prescricoes";
 import { ApiError } from "../../errors";
 import type { V1Env } from "../context";
 import { etagOf } from "../etag";
 import { allowRoles } from "../guards";
-import { bearerSecurity, errorResponses, IdempotencyKeyHeader, IdParam } from "../openapi";
+import { bearerSecurity, created, errorResponses, IdempotencyKeyHeader, IdParam } from "../openapi";
 import { CreatePrescricao, Prescricao, toPrescricao } from "./schema";
 
 const route = createRoute({
@@ -23,11 +23,7 @@ const route = createRoute({
     body: { required: true, content: { "application/json": { schema: CreatePrescricao } } },
   },
   responses: {
-    201: {
-      description: "Prescribed",
-      headers: z.object({ ETag: z.string(), Location: z.string() }),
-      content: { "application/json": { schema: Prescricao } },
-    },
+    201: created(Prescricao, "Prescribed"),
     ...errorResponses(403, 404, 422),
   },
 });

@@ -1,4 +1,4 @@
-import { createRoute, type OpenAPIHono, z } from "@hono/zod-openapi";
+import { createRoute, type OpenAPIHono } from "@hono/zod-openapi";
 import { isUniqueViolation, UNIQUE_CONSTRAINTS } from "../../../db/errors";
 import {
   INSERT_PRONTUARIO,
@@ -9,7 +9,7 @@ import { ApiError } from "../../errors";
 import type { V1Env } from "../context";
 import { etagOf } from "../etag";
 import { allowRoles } from "../guards";
-import { bearerSecurity, errorResponses, IdempotencyKeyHeader } from "../openapi";
+import { bearerSecurity, created, errorResponses, IdempotencyKeyHeader } from "../openapi";
 import { CreateProntuario, Prontuario, toProntuario } from "./schema";
 
 const route = createRoute({
@@ -28,11 +28,7 @@ const route = createRoute({
     body: { required: true, content: { "application/json": { schema: CreateProntuario } } },
   },
   responses: {
-    201: {
-      description: "Written",
-      headers: z.object({ ETag: z.string(), Location: z.string() }),
-      content: { "application/json": { schema: Prontuario } },
-    },
+    201: created(Prontuario, "Written"),
     ...errorResponses(403, 404, 409, 422),
   },
 });
