@@ -57,6 +57,35 @@ function scanShared(database: string): { postgres: number[]; redis: number[] } {
   return { postgres, redis };
 }
 
+/** Every process under `root` (not itself), with its name (/proc/<pid>/comm); Linux only, else none. */
+export function descendants(root: number | undefined): { pid: number; comm: string }[] {
+  if (!root) return [];
+  let entries: string[] = [];
+  try {
+    entries = readdirSync("/proc");
+  } catch {
+    return [];
+  }
+  const children = new Map<number, number[]>();
+  for (const e of entries) {
+    if (!/^\d+$/.test(e)) continue;
+    // "<pid> (<comm>) <state> <ppid> ..."; comm may hold spaces and parentheses.
+    const ppid = Number(read(`/proc/${e}/stat`).split(") ")[1]?.split(" ")[1]);
+    if (!Number.isFinite(ppid)) continue;
+    const list = children.get(ppid) ?? [];
+    list.push(Number(e));
+    children.set(ppid, list);
+  }
+  const out: { pid: number; comm: string }[] = [];
+  const queue = [...(children.get(root) ?? [])];
+  while (queue.length) {
+    const pid = queue.shift()!;
+    out.push({ pid, comm: read(`/proc/${pid}/comm`).trim() });
+    queue.push(...(children.get(pid) ?? []));
+  }
+  return out;
+}
+
 export class CpuSampler {
   private readonly first = new Map<number, number>();
   private readonly last = new Map<number, number>();
@@ -66,19 +95,20 @@ export class CpuSampler {
   private self0 = process.cpuUsage();
 
   /**
-   * `named`: group name → pids (re-read at every sample, so a pid may be added later). redis-server
+   * `named`: group name → pid(s) (re-read at every sample, so a pid may be added later). redis-server
    * is shared with other work on the machine: count it only for a variant that uses it. `driver`:
    * count this process (the load generator) too.
    */
   constructor(
-    private readonly named: () => Record<string, number | undefined>,
+    private readonly named: () => Record<string, number | number[] | undefined>,
     private readonly database: string,
     private readonly opts: { redis: boolean; driver: boolean },
   ) {}
 
   private sample(initial: boolean): void {
     const seen: [number, string][] = [];
-    for (const [name, pid] of Object.entries(this.named())) if (pid) seen.push([pid, name]);
+    for (const [name, pids] of Object.entries(this.named()))
+      for (const pid of Array.isArray(pids) ? pids : [pids]) if (pid) seen.push([pid, name]);
     const shared = scanShared(this.database);
     for (const pid of shared.postgres) seen.push([pid, "postgres"]);
     if (this.opts.redis) for (const pid of shared.redis) seen.push([pid, "redis-server"]);

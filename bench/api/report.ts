@@ -2,8 +2,13 @@
 import type { EndpointKey } from "./common";
 import type { MachineCpu } from "./cpu";
 
-export const VARIANTS = ["ours-node", "neon-bare", "pg-pool", "pgbench"] as const;
+export const VARIANTS = ["ours-node", "ours-workerd", "neon-bare", "pg-pool", "pgbench"] as const;
 export type Variant = (typeof VARIANTS)[number];
+/** Not an endpoint's variant: a worker answering 200 "ok", measured once per run (GET /). */
+export const CEILING = "workerd-ceiling";
+/** Everything `--only` accepts. */
+export const ALL_VARIANTS = [...VARIANTS, CEILING] as const;
+export type AnyVariant = (typeof ALL_VARIANTS)[number];
 
 export interface Measured {
   status: "measured";
@@ -19,7 +24,7 @@ export interface Measured {
   errors: number;
   /** Neon HTTP requests (/sql at the local endpoint) per answered request; "n/a" off the endpoint. */
   neonRoundTripsPerRequest: number | "n/a";
-  /** ours-node only: the app's calls to Redis (Upstash REST, over fetch) per request. */
+  /** ours-node and ours-workerd only: the app's calls to Redis (Upstash REST, over fetch) per request. */
   redisCallsPerRequest: number | "n/a";
   /** CPU seconds per process (group) over the measured window. */
   cpuSeconds: Record<string, number>;
@@ -42,8 +47,15 @@ export interface EndpointResult {
   title: string;
   read: boolean;
   variants: Record<Variant, Outcome>;
-  /** Throughput (req/s) of ours-node over each baseline; null where a side was not measured. */
-  ratios: { oursToNeonBare: number | null; oursToPgPool: number | null; oursToPgbench: number | null };
+  /** Throughput (req/s) of ours-node / ours-workerd over each baseline; null where a side was not measured. */
+  ratios: {
+    oursToNeonBare: number | null;
+    oursToPgPool: number | null;
+    oursToPgbench: number | null;
+    workerdToNode: number | null;
+    workerdToNeonBare: number | null;
+    workerdToCeiling: number | null;
+  };
   /** The plan's bar for the Node runtime, on read endpoints: > 1000 req/s at p95 < 100 ms. */
   bar: { met: boolean; detail: string } | null;
 }
@@ -74,7 +86,12 @@ export interface Report {
     pgbench: string;
     redis: string;
     pools: string;
+    workerd: string;
   };
+  /** wrangler's local runtime serving a worker that answers 200 "ok" (GET /): its ceiling here. */
+  workerdCeiling: Outcome;
+  /** Set when --only / --endpoints left part of the bench out. */
+  partial?: { variants: string[]; endpoints: string[] };
   endpoints: EndpointResult[];
   notMeasured: string[];
   elapsedSeconds: number;
@@ -110,6 +127,7 @@ const LABEL: Record<string, string> = {
   server: "server",
   "neon endpoint": "endpoint",
   "upstash emulator": "emulator",
+  workerd: "workerd",
   "redis-server": "redis",
   postgres: "postgres",
   pgbench: "pgbench",
@@ -123,7 +141,7 @@ function cpuCell(m: Measured): string {
     .join(" · ");
 }
 
-function row(v: Variant, o: Outcome): string {
+function row(v: string, o: Outcome): string {
   if (o.status === "skipped") return `| ${v} | – | – | – | – | – | – | – | – | skipped: ${o.reason} |`;
   const n = (x: number | "n/a") => (typeof x === "number" ? x.toFixed(2) : x);
   const non2xx = o.non2xx
@@ -152,7 +170,8 @@ export function markdown(r: Report): string {
         "|---|---|---|---|---|---|---|---|---|---|",
         ...VARIANTS.map((v) => row(v, e.variants[v])),
         "",
-        `Ratios (req/s): ours/neon-bare **${fmt(e.ratios.oursToNeonBare)}** · ours/pg-pool **${fmt(e.ratios.oursToPgPool)}** · ours/pgbench **${fmt(e.ratios.oursToPgbench)}**.`,
+        `Ratios (req/s): ours-node/neon-bare **${fmt(e.ratios.oursToNeonBare)}** · ours-node/pg-pool **${fmt(e.ratios.oursToPgPool)}** · ours-node/pgbench **${fmt(e.ratios.oursToPgbench)}**.`,
+        `ours-workerd: /ours-node **${fmt(e.ratios.workerdToNode)}** · /neon-bare **${fmt(e.ratios.workerdToNeonBare)}** · /workerd-ceiling **${fmt(e.ratios.workerdToCeiling)}**.`,
       ];
       if (e.bar)
         lines.push(
@@ -165,8 +184,24 @@ export function markdown(r: Report): string {
       return lines.join("\n");
     })
     .join("\n\n");
-  return `# API benchmark: our app vs the driver, a pg Pool and pgbench
-
+  const c = r.workerdCeiling;
+  const ceiling = [
+    '## The workerd ceiling (a worker that answers 200 "ok", GET /)',
+    "",
+    "| variant | req/s | p50 ms | p95 ms | p99 ms | non-2xx | errors | Neon round trips/req | Redis calls/req | CPU ms/req |",
+    "|---|---|---|---|---|---|---|---|---|---|",
+    row(CEILING, c),
+    "",
+    c.status === "measured"
+      ? `What wrangler's local runtime serves on this machine when the worker does nothing, measured once in this run ` +
+        `(${c.seconds} s, same load): every endpoint's ours-workerd is also given as a share of it (/workerd-ceiling).`
+      : "Not measured in this run: no /workerd-ceiling ratios.",
+  ].join("\n");
+  const partial = r.partial
+    ? `\n**Partial run** (--only ${r.partial.variants.join(",")} --endpoints ${r.partial.endpoints.join(",")}): the rest was not run.\n`
+    : "";
+  return `# API benchmark: our app (Node and workerd) vs the driver, a pg Pool and pgbench
+${partial}
 ${r.date} — ${m.cores} cores (${m.cpu ?? "?"}), Node ${m.node}, PostgreSQL ${m.postgres}${m.pgbench ? `, ${m.pgbench}` : ""}.
 Load average (1 min) ${m.loadAverageBefore.toFixed(2)} at start${m.loadAverageBefore > 1 ? " (NOT quiet: other work on the machine skews these figures)" : " (quiet)"}, at most ${m.loadAverageMaxDuringRun.toFixed(2)} during the run, ${m.loadAverageAfter.toFixed(2)} after.
 Everything runs on this one machine and shares its cores: the servers, the local Neon endpoint, PostgreSQL,
@@ -182,21 +217,27 @@ ${r.setup.warmupSeconds} s warm-up then ${r.setup.durationSeconds} s per endpoin
 - **ours-node**: the real app (\`createApp()\`, functions/app.ts) under @hono/node-server: JWT (HS256), rate limit and
   (on GET /v1/pacientes/:id) the read-through cache in Redis (${r.setup.redis}), zod validation, the caller-scoped
   \`db.batch\` (identity statement + the query in one Neon HTTP transaction) with timeout/retry/breaker.
+- **ours-workerd**: the same app with the same bindings, run by wrangler's local runtime (workerd): ${r.setup.workerd}
+- **workerd-ceiling**: a worker answering 200 "ok" (bench/api/worker-ok.ts), run exactly as ours-workerd: wrangler dev's
+  own ceiling here, so ours-workerd / workerd-ceiling is the share of it our app reaches.
 - **neon-bare**: node:http + \`neon()\`, the same SQL (db/queries) after the identity statement in one \`sql.transaction([...])\`,
   same RLS; the caller from a header, no JWT, no validation, no Redis: what our layers add on top of the driver.
 - **pg-pool**: node:http + a \`pg\` Pool straight to PostgreSQL, \`BEGIN; set_config(...); <query>; COMMIT\` on one client.
 - **pgbench**: ${r.setup.pgbench}
 - Pools: ${r.setup.pools}.
 - Neon round trips/req: POSTs to the endpoint's /sql per request the server ran (requests left in flight at the
-  end of a window are waited for and counted). Redis calls/req: ours-node's fetch() calls to the Upstash REST
-  API per request (rate limit; on GET /v1/pacientes/:id the cache read, and its write on a miss).
+  end of a window are waited for and counted). Redis calls/req: the app's fetch() calls to the Upstash REST
+  API per request (ours-node, ours-workerd: rate limit; on GET /v1/pacientes/:id the cache read, and its write on a miss).
 - CPU ms/req: CPU time per answered request of each process over the window (server = the variant's own server
-  process; endpoint = the local Neon endpoint; postgres = the backends of the bench database; autocannon = the
-  load generator).
+  process; for ours-workerd and workerd-ceiling, server = wrangler's Node process (and its esbuild) and workerd =
+  the workerd processes it runs (its proxy and the worker), found by walking the process tree; endpoint = the
+  local Neon endpoint; postgres = the backends of the bench database; autocannon = the load generator).
 
 ## The plan's bar (Node runtime: > ${BAR.requestsPerSec} req/s at p95 < ${BAR.p95Ms} ms on every read endpoint)
 
 ${barLines}
+
+${ceiling}
 
 ${tables}
 
@@ -204,6 +245,6 @@ ${tables}
 
 ${r.notMeasured.map((n) => `- ${n}`).join("\n")}
 
-Reproduce: \`npm run bench\` (or \`npx tsx bench/api/run.ts [--duration N]\`); check \`uptime\` first. Took ${r.elapsedSeconds} s.
+Reproduce: \`npm run bench\` (or \`npx tsx bench/api/run.ts [--duration N] [--only <variant,...>] [--endpoints <key,...>]\`; a partial run writes to $TMPDIR/fisioflow-bench-api-partial/); check \`uptime\` first. Took ${r.elapsedSeconds} s.
 `;
 }

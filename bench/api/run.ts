@@ -1,13 +1,15 @@
 /**
- * `npm run bench` (`tsx bench/api/run.ts [--duration N]`): the API under load, against what it is
- * built on.
+ * `npm run bench` (`tsx bench/api/run.ts [--duration N] [--only <variant,...>] [--endpoints <key,...>]`):
+ * the API under load, against what it is built on.
  *
  * 1. Drops and recreates database fisioflow_bench on the machine's PostgreSQL (LOCAL_POSTGRES_URL),
  *    starts the local Neon endpoint on it (postgres backend, own process), migrates, and seeds
  *    10 000 pacientes with 12 consultas each (db/seed.ts).
- * 2. Starts, each in its own process, four variants of the same endpoints, all as authenticated
- *    fisioterapeutas under RLS: ours-node (the real app), neon-bare (node:http + neon()),
- *    pg-pool (node:http + pg Pool) and pgbench (the database's ceiling, read endpoints only).
+ * 2. Starts, each in its own process, five variants of the same endpoints, all as authenticated
+ *    fisioterapeutas under RLS: ours-node (the real app under Node), ours-workerd (the same app
+ *    under wrangler's local runtime, workerd), neon-bare (node:http + neon()), pg-pool (node:http +
+ *    pg Pool) and pgbench (the database's ceiling, read endpoints only); and workerd-ceiling, a
+ *    worker answering 200 "ok" run as ours-workerd is (wrangler dev's own ceiling, measured once).
  * 3. For every endpoint × variant: 3 s warm-up, then autocannon (50 connections) for BENCH_DURATION
  *    (default 20) or --duration seconds: req/s, p50/p95/p99, non-2xx, errors, Neon HTTP round trips
  *    per request, CPU per process.
@@ -16,12 +18,18 @@
  *    bounds the whole run. All traffic stays on 127.0.0.1.
  *
  * Waits up to BENCH_WAIT_QUIET seconds (default 90) for a 1-minute load average ≤ 1 first.
+ *
+ * Part of the bench, quickly: `--only ours-node,ours-workerd` (variants: ours-node, ours-workerd,
+ * neon-bare, pg-pool, pgbench, workerd-ceiling) and `--endpoints paciente-get,consultas-list`
+ * (paciente-get, consultas-list, pacientes-search, consultas-create). A partial run does not touch
+ * bench/results: it writes api.json / api.md to $TMPDIR/fisioflow-bench-api-partial/ and says where.
  */
 import type { ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import { join } from "node:path";
+import process from "node:process";
 import autocannon from "autocannon";
 import { SignJWT } from "jose";
 import pg from "pg";
@@ -49,10 +57,13 @@ import {
   spawnTsx,
   USER_HEADER,
 } from "./common";
-import { CpuSampler } from "./cpu";
+import { CpuSampler, descendants } from "./cpu";
 import { findPgbench, percentile, runPgbench, SCRIPTS, writeScripts } from "./pgbench";
 import {
+  ALL_VARIANTS,
+  type AnyVariant,
   barOf,
+  CEILING,
   type EndpointResult,
   type Measured,
   markdown,
@@ -61,6 +72,7 @@ import {
   ratio,
   type Variant,
 } from "./report";
+import { STATS_PATH } from "./worker-stats";
 
 // ------------------------------------------------------------------------------------ settings
 
@@ -75,7 +87,33 @@ function durationFromArgs(): number {
   return Math.round(n);
 }
 
+/** `--<flag> a,b,c` checked against `allowed`; null when the flag is absent. */
+function listFromArgs<T extends string>(flag: string, allowed: readonly T[]): T[] | null {
+  const i = process.argv.indexOf(flag);
+  if (i < 0) return null;
+  const names = (process.argv[i + 1] ?? "")
+    .split(",")
+    .map((x) => x.trim())
+    .filter(Boolean);
+  const bad = names.filter((n) => !allowed.includes(n as T));
+  if (!names.length || bad.length) {
+    console.error(
+      `${flag} takes a comma-separated list of ${allowed.join(", ")}; not ${bad.join(", ") || "nothing"}`,
+    );
+    process.exit(2);
+  }
+  return names as T[];
+}
+
 const DURATION_S = durationFromArgs();
+const ONLY = listFromArgs<AnyVariant>("--only", ALL_VARIANTS);
+const ENDPOINT_KEYS = listFromArgs<EndpointKey>(
+  "--endpoints",
+  ENDPOINTS.map((e) => e.key),
+);
+const PARTIAL = ONLY !== null || ENDPOINT_KEYS !== null;
+const SELECTED = new Set<AnyVariant>(ONLY ?? ALL_VARIANTS);
+const SELECTED_ENDPOINTS = ENDPOINTS.filter((e) => !ENDPOINT_KEYS || ENDPOINT_KEYS.includes(e.key));
 const WARMUP_S = 3;
 const CONNECTIONS = 50;
 const PACIENTES = 10_000;
@@ -87,15 +125,24 @@ const REDIS_DB = 13;
 const JWT_SECRET = `bench-api-${randomBytes(24).toString("hex")}`;
 /** Bookings start here, an hour apart: far from the seeded agenda and from each other. */
 const SLOT_BASE = Date.UTC(2100, 0, 4, 12);
-/** Measured runs: 4 variants on 3 read endpoints, 3 on the write. */
-const RUNS = 15;
-const WATCHDOG_S = WAIT_QUIET_S + 600 + RUNS * (DURATION_S + WARMUP_S + 20);
+/** Measured runs: the selected variants on the selected endpoints (pgbench on reads), and the ceiling. */
+const RUNS =
+  SELECTED_ENDPOINTS.reduce(
+    (n, e) => n + [...SELECTED].filter((v) => v !== CEILING && (v !== "pgbench" || e.read)).length,
+    0,
+  ) + Number(SELECTED.has(CEILING));
+const WATCHDOG_S = WAIT_QUIET_S + 600 + RUNS * (DURATION_S + WARMUP_S + 20) + 120;
 
 const log = (line: string) => console.log(`[bench] ${line}`);
+const WRANGLER_VERSION = (
+  JSON.parse(readFileSync("node_modules/wrangler/package.json", "utf8")) as { version: string }
+).version;
 
 // ------------------------------------------------------------------------------ what to clean up
 
 const children = new Map<string, ChildProcess>();
+/** Processes under the wrangler launchers (workerd, esbuild), to be sure none outlives the bench. */
+const grandchildren = new Map<string, { pid: number; comm: string }[]>();
 const trackers = new Set<{ stop(): void }>();
 let tempDir: string | undefined;
 let redisForFlush: string | undefined;
@@ -153,7 +200,26 @@ function cleanup(): Promise<void> {
     const order = [...children.entries()].sort(
       ([a], [b]) => Number(a === "endpoint") - Number(b === "endpoint"),
     );
+    for (const [name, known] of grandchildren)
+      grandchildren.set(name, [...known, ...descendants(children.get(name)?.pid)]);
     await Promise.all(order.filter(([n]) => n !== "endpoint").map(([n, c]) => stopChild(n, c)));
+    // wrangler disposes of its workerd processes on SIGTERM; if it was killed instead, they remain.
+    const killed = new Set<number>();
+    for (const [name, procs] of grandchildren)
+      for (const { pid, comm } of procs) {
+        if (killed.has(pid)) continue;
+        // Still running (not a zombie about to be reaped), and still the same program (not a reused pid)?
+        try {
+          const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+          const state = stat.split(") ")[1]?.[0];
+          if (state === "Z" || readFileSync(`/proc/${pid}/comm`, "utf8").trim() !== comm) continue;
+          killed.add(pid);
+          process.kill(pid, "SIGKILL");
+          log(`${name}: killed leftover ${comm} ${pid}`);
+        } catch {
+          // gone meanwhile
+        }
+      }
     const endpoint = children.get("endpoint");
     if (endpoint) await stopChild("endpoint", endpoint);
     try {
@@ -359,15 +425,15 @@ async function tokensFor(fisios: string[]): Promise<Map<string, string>> {
 
 // ------------------------------------------------------------------------------------ measuring
 
-type HttpVariant = Exclude<Variant, "pgbench">;
+type HttpVariant = Exclude<AnyVariant, "pgbench">;
 
 interface Context {
   data: BenchData;
   tokens: Map<string, string>;
   /** The endpoint's counters ({ sqlRequests }). */
   statsUrl: string;
-  /** Each server's port, and the port of its counters ({ requests, inFlight, redisCalls? }). */
-  ports: Record<HttpVariant, { port: string; stats: string }>;
+  /** Each server's port, and the URL of its counters ({ requests, inFlight, redisCalls? }). */
+  ports: Partial<Record<HttpVariant, { port: string; stats: string }>>;
 }
 
 interface Counters {
@@ -384,9 +450,7 @@ async function getJson<T>(url: string): Promise<T> {
 
 async function counters(variant: HttpVariant, ctx: Context): Promise<Counters> {
   const [server, endpoint] = await Promise.all([
-    getJson<{ requests: number; inFlight: number; redisCalls?: number }>(
-      `http://127.0.0.1:${ctx.ports[variant].stats}/`,
-    ),
+    getJson<{ requests: number; inFlight: number; redisCalls?: number }>(ctx.ports[variant]!.stats),
     getJson<{ sqlRequests: number }>(ctx.statsUrl),
   ]);
   return { ...server, redisCalls: server.redisCalls ?? 0, sqlRequests: endpoint.sqlRequests };
@@ -409,16 +473,29 @@ async function drained(variant: HttpVariant, ctx: Context): Promise<Counters> {
 /** Every variant's processes, by the name their CPU is reported under. */
 function processesOf(variant: HttpVariant) {
   const pid = (n: string) => children.get(n)?.pid;
-  return (): Record<string, number | undefined> =>
-    variant === "ours-node"
-      ? {
-          server: pid("ours-node"),
-          "neon endpoint": pid("endpoint"),
-          "upstash emulator": pid("redis-emulator"),
-        }
-      : variant === "neon-bare"
-        ? { server: pid("neon-bare"), "neon endpoint": pid("endpoint") }
-        : { server: pid("pg-pool") };
+  const tree = (n: string) => {
+    const under = descendants(pid(n));
+    return {
+      server: [pid(n), ...under.filter((p) => p.comm !== "workerd").map((p) => p.pid)].filter(
+        (p): p is number => p !== undefined,
+      ),
+      workerd: under.filter((p) => p.comm === "workerd").map((p) => p.pid),
+    };
+  };
+  return (): Record<string, number | number[] | undefined> =>
+    variant === "ours-workerd"
+      ? { ...tree(variant), "neon endpoint": pid("endpoint"), "upstash emulator": pid("redis-emulator") }
+      : variant === CEILING
+        ? tree(variant)
+        : variant === "ours-node"
+          ? {
+              server: pid("ours-node"),
+              "neon endpoint": pid("endpoint"),
+              "upstash emulator": pid("redis-emulator"),
+            }
+          : variant === "neon-bare"
+            ? { server: pid("neon-bare"), "neon endpoint": pid("endpoint") }
+            : { server: pid("pg-pool") };
 }
 
 function perRequest(cpu: Record<string, number>, total: number): Record<string, number> {
@@ -427,18 +504,23 @@ function perRequest(cpu: Record<string, number>, total: number): Record<string, 
   );
 }
 
+/** GET / for the ceiling (any path answers "ok"), else a request of the endpoint. */
+function requestOf(key: EndpointKey | null, ctx: Context): HttpRequest {
+  return key ? httpRequest(key, ctx.data, ctx.tokens) : { method: "GET", path: "/", headers: {} };
+}
+
 async function driveHttp(
   variant: HttpVariant,
-  key: EndpointKey,
+  key: EndpointKey | null,
   ctx: Context,
   seconds: number,
   latencies?: number[],
 ) {
   const tracker = autocannon({
-    url: `http://127.0.0.1:${ctx.ports[variant].port}`,
+    url: `http://127.0.0.1:${ctx.ports[variant]!.port}`,
     connections: CONNECTIONS,
     duration: seconds,
-    requests: [{ setupRequest: (req) => ({ ...req, ...httpRequest(key, ctx.data, ctx.tokens) }) }],
+    requests: [{ setupRequest: (req) => ({ ...req, ...requestOf(key, ctx) }) }],
   }) as unknown as Promise<AutocannonResult> & {
     on(event: "response", fn: (client: unknown, status: number, bytes: number, ms: number) => void): void;
     stop(): void;
@@ -461,11 +543,12 @@ interface AutocannonResult {
   statusCodeStats: Record<string, { count: number }>;
 }
 
-async function measureHttp(variant: HttpVariant, key: EndpointKey, ctx: Context): Promise<Measured> {
+async function measureHttp(variant: HttpVariant, key: EndpointKey | null, ctx: Context): Promise<Measured> {
+  const app = variant === "ours-node" || variant === "ours-workerd";
   await driveHttp(variant, key, ctx, WARMUP_S);
   const c0 = await drained(variant, ctx);
   const sampler = new CpuSampler(processesOf(variant), DATABASE, {
-    redis: variant === "ours-node",
+    redis: app,
     driver: true,
   });
   const latencies: number[] = [];
@@ -489,16 +572,17 @@ async function measureHttp(variant: HttpVariant, key: EndpointKey, ctx: Context)
     non2xx: r.non2xx,
     statusCodes,
     errors: r.errors + r.timeouts,
-    neonRoundTripsPerRequest: variant === "pg-pool" ? "n/a" : per(c1.sqlRequests - c0.sqlRequests),
-    redisCallsPerRequest: variant === "ours-node" ? per(c1.redisCalls - c0.redisCalls) : "n/a",
+    neonRoundTripsPerRequest:
+      variant === "pg-pool" || variant === CEILING ? "n/a" : per(c1.sqlRequests - c0.sqlRequests),
+    redisCallsPerRequest: app ? per(c1.redisCalls - c0.redisCalls) : "n/a",
     cpuSeconds: cpu.processes,
     cpuMsPerRequest: perRequest(cpu.processes, total),
     machine: cpu.machine,
     loadAverage: Math.round(os.loadavg()[0]! * 100) / 100,
-    ...(variant === "ours-node" && key === "paciente-get"
+    ...(app && key === "paciente-get"
       ? {
           note:
-            "ours-node on GET /v1/pacientes/:id serves repeat reads from its Redis cache (60 s TTL, per caller): " +
+            `${variant} on GET /v1/pacientes/:id serves repeat reads from its Redis cache (60 s TTL, per caller): ` +
             "round trips below 1 are the share that reached the database.",
         }
       : {}),
@@ -562,19 +646,22 @@ async function measurePgbench(key: EndpointKey, ctx: Context, bin: string | null
 
 /** One request per endpoint and HTTP variant before any load: a wrong setup fails here, loudly. */
 async function smokeTest(ctx: Context): Promise<void> {
-  for (const { key } of ENDPOINTS) {
-    for (const variant of ["ours-node", "neon-bare", "pg-pool"] as const) {
-      const req = httpRequest(key, ctx.data, ctx.tokens);
-      const res = await fetch(`http://127.0.0.1:${ctx.ports[variant].port}${req.path}`, {
-        method: req.method,
-        headers: req.headers,
-        body: req.body,
-      });
-      const text = await res.text();
-      if (res.status >= 300) throw new Error(`${variant} ${req.method} ${req.path}: ${res.status} ${text}`);
-    }
+  const variants = Object.keys(ctx.ports) as HttpVariant[];
+  type Probe = [HttpVariant, EndpointKey | null];
+  const probes = variants.flatMap((v): Probe[] =>
+    v === CEILING ? [[v, null]] : SELECTED_ENDPOINTS.map((e): Probe => [v, e.key]),
+  );
+  for (const [variant, key] of probes) {
+    const req = requestOf(key, ctx);
+    const res = await fetch(`http://127.0.0.1:${ctx.ports[variant]!.port}${req.path}`, {
+      method: req.method,
+      headers: req.headers,
+      body: req.body,
+    });
+    const text = await res.text();
+    if (res.status >= 300) throw new Error(`${variant} ${req.method} ${req.path}: ${res.status} ${text}`);
   }
-  log("smoke test: every variant answers every endpoint with 2xx");
+  log(`smoke test: ${variants.join(", ")} answer every endpoint with 2xx`);
 }
 
 // ----------------------------------------------------------------------------------------- main
@@ -642,43 +729,82 @@ async function main(): Promise<void> {
     return { port: port!, stats: stats! };
   };
   const pgPoolUrl = adminUrl(DATABASE, APP_ROLE);
-  const ports = {
-    "ours-node": await server("ours-node", "bench/api/server-ours.ts", {
-      APP_DATABASE_URL: endpoint.appUrl,
-      APP_NEON_FETCH_ENDPOINT: endpoint.sqlUrl,
-      APP_NEON_WS_PROXY: endpoint.wsProxy,
-      APP_JWT_SECRET: JWT_SECRET,
-      APP_RATE_LIMIT_PER_MINUTE: "100000",
-      APP_LOG_LEVEL: "error",
-      APP_UPSTASH_REDIS_REST_URL: redis.url,
-      APP_UPSTASH_REDIS_REST_TOKEN: LOCAL.redisToken,
-    }),
-    "neon-bare": await server("neon-bare", "bench/api/server-plain.ts", {
-      MODE: "neon",
-      DATABASE_URL: endpoint.appUrl,
-      SQL_URL: endpoint.sqlUrl,
-    }),
-    "pg-pool": await server("pg-pool", "bench/api/server-plain.ts", { MODE: "pg", DATABASE_URL: pgPoolUrl }),
+  // ours-node and ours-workerd: the same bindings (bindings.ts).
+  const appEnv = {
+    APP_DATABASE_URL: endpoint.appUrl,
+    APP_NEON_FETCH_ENDPOINT: endpoint.sqlUrl,
+    APP_NEON_WS_PROXY: endpoint.wsProxy,
+    APP_JWT_SECRET: JWT_SECRET,
+    APP_RATE_LIMIT_PER_MINUTE: "100000",
+    APP_LOG_LEVEL: "error",
+    APP_UPSTASH_REDIS_REST_URL: redis.url,
+    APP_UPSTASH_REDIS_REST_TOKEN: LOCAL.redisToken,
   };
+  const launchers: Record<HttpVariant, () => Promise<{ port: string; stats: string }>> = {
+    "ours-node": async () => {
+      const p = await server("ours-node", "bench/api/server-ours.ts", appEnv);
+      return { port: p.port, stats: `http://127.0.0.1:${p.stats}/` };
+    },
+    "ours-workerd": () => workerd("ours-workerd", "bench/api/worker-ours.ts", appEnv),
+    "neon-bare": async () => {
+      const p = await server("neon-bare", "bench/api/server-plain.ts", {
+        MODE: "neon",
+        DATABASE_URL: endpoint.appUrl,
+        SQL_URL: endpoint.sqlUrl,
+      });
+      return { port: p.port, stats: `http://127.0.0.1:${p.stats}/` };
+    },
+    "pg-pool": async () => {
+      const p = await server("pg-pool", "bench/api/server-plain.ts", { MODE: "pg", DATABASE_URL: pgPoolUrl });
+      return { port: p.port, stats: `http://127.0.0.1:${p.stats}/` };
+    },
+    [CEILING]: () => workerd(CEILING, "bench/api/worker-ok.ts", {}),
+  };
+  /** A worker entry under wrangler's local runtime (server-workerd.ts); its counters on STATS_PATH. */
+  async function workerd(name: HttpVariant, entry: string, env: Record<string, string>) {
+    const p = await server(name, "bench/api/server-workerd.ts", { ...env, WORKER_ENTRY: entry });
+    const under = descendants(children.get(name)?.pid);
+    grandchildren.set(name, under);
+    log(
+      `${name}: wrangler ${children.get(name)?.pid}, under it ${under.map((x) => `${x.comm} ${x.pid}`).join(", ")}`,
+    );
+    return { port: p.port, stats: `http://127.0.0.1:${p.stats}${STATS_PATH}` };
+  }
+  const ports: Context["ports"] = {};
+  for (const v of Object.keys(launchers) as HttpVariant[])
+    if (SELECTED.has(v)) ports[v] = await launchers[v]();
   const ctx: Context = { data, tokens, statsUrl: endpoint.statsUrl, ports };
   await smokeTest(ctx);
 
+  const notRun = (v: string): Outcome => ({ status: "skipped", reason: `not run (--only without ${v})` });
+  const report1 = (o: Outcome) =>
+    log(
+      o.status === "measured"
+        ? `  ${o.requestsPerSec} req/s, p50 ${o.latencyMs.p50} / p95 ${o.latencyMs.p95} / p99 ${o.latencyMs.p99} ms, ` +
+            `non-2xx ${o.non2xx}, errors ${o.errors}, round trips/req ${o.neonRoundTripsPerRequest}, ` +
+            `Redis calls/req ${o.redisCallsPerRequest}`
+        : `  skipped: ${o.reason}`,
+    );
+  let workerdCeiling = notRun(CEILING);
+  if (SELECTED.has(CEILING)) {
+    log(`${CEILING} (GET /, 200 "ok"): ${WARMUP_S} s warm-up + ${DURATION_S} s`);
+    workerdCeiling = await measureHttp(CEILING, null, ctx);
+    report1(workerdCeiling);
+  }
+
   const results: EndpointResult[] = [];
-  for (const e of ENDPOINTS) {
+  for (const e of SELECTED_ENDPOINTS) {
     const variants = {} as Record<Variant, Outcome>;
     // pg-pool first: its idle clients are gone (5 s) before pgbench opens its 50 connections.
-    for (const v of ["pg-pool", "neon-bare", "ours-node", "pgbench"] as const) {
+    for (const v of ["pg-pool", "neon-bare", "ours-node", "ours-workerd", "pgbench"] as const) {
+      if (!SELECTED.has(v)) {
+        variants[v] = notRun(v);
+        continue;
+      }
       log(`${e.title} — ${v}: ${WARMUP_S} s warm-up + ${DURATION_S} s`);
       variants[v] =
         v === "pgbench" ? await measurePgbench(e.key, ctx, pgbench) : await measureHttp(v, e.key, ctx);
-      const o = variants[v];
-      log(
-        o.status === "measured"
-          ? `  ${o.requestsPerSec} req/s, p50 ${o.latencyMs.p50} / p95 ${o.latencyMs.p95} / p99 ${o.latencyMs.p99} ms, ` +
-              `non-2xx ${o.non2xx}, errors ${o.errors}, round trips/req ${o.neonRoundTripsPerRequest}, ` +
-              `Redis calls/req ${o.redisCallsPerRequest}`
-          : `  skipped: ${o.reason}`,
-      );
+      report1(variants[v]);
     }
     results.push({
       key: e.key,
@@ -689,6 +815,9 @@ async function main(): Promise<void> {
         oursToNeonBare: ratio(variants["ours-node"], variants["neon-bare"]),
         oursToPgPool: ratio(variants["ours-node"], variants["pg-pool"]),
         oursToPgbench: ratio(variants["ours-node"], variants.pgbench),
+        workerdToNode: ratio(variants["ours-workerd"], variants["ours-node"]),
+        workerdToNeonBare: ratio(variants["ours-workerd"], variants["neon-bare"]),
+        workerdToCeiling: ratio(variants["ours-workerd"], workerdCeiling),
       },
       bar: barOf(e.read, variants["ours-node"], variants.pgbench),
     });
@@ -723,24 +852,37 @@ async function main(): Promise<void> {
           `${SCRIPTS} script files (random callers); read endpoints only.`
         : "skipped: pgbench not found.",
       redis: redis.backend,
+      workerd:
+        `wrangler ${WRANGLER_VERSION}'s \`unstable_startWorker\` (bench/api/server-workerd.ts; the API under \`unstable_dev\`, ` +
+        "which cannot switch the inspector off: it always opens one) with `dev.inspector: false` (no inspector; " +
+        "`wrangler dev --help` has only --inspector-port/--inspector-ip, no off switch), wrangler.toml's compatibility " +
+        "date and flags (nodejs_compat, minify), no watch, no dev registry, no persistence, log level error; the entry " +
+        "bench/api/worker-ours.ts wraps createApp() with the bench's counters (requests, in flight, Redis fetches).",
       pools:
-        "the local endpoint keeps 20 PostgreSQL connections per role (ours-node and neon-bare share it); " +
+        "the local endpoint keeps 20 PostgreSQL connections per role (ours-node, ours-workerd and neon-bare share it); " +
         "pg-pool max 20; pgbench 50",
     },
+    workerdCeiling,
+    ...(PARTIAL
+      ? { partial: { variants: [...SELECTED], endpoints: SELECTED_ENDPOINTS.map((e) => e.key) } }
+      : {}),
     endpoints: results,
     notMeasured: [
       "Prisma 7 as a peer (the same endpoints on Prisma's driver adapter for Neon): not built yet.",
-      "The workerd runtime (wrangler dev / Cloudflare Workers): ours runs here under Node (@hono/node-server) only.",
+      "Cloudflare's edge: ours-workerd is workerd under wrangler's local dev server (behind wrangler's proxy worker, " +
+        "on this machine's cores), not a deployed Worker.",
       "The soak: a long run (memory, connection churn, partition upkeep, the cache and rate-limit keys growing) " +
         "— these runs last seconds.",
       "Real Neon over a network: the endpoint is local (loopback), so no network round-trip time is in these figures.",
     ],
     elapsedSeconds: Math.round((Date.now() - started) / 1000),
   };
-  mkdirSync("bench/results", { recursive: true });
-  writeFileSync("bench/results/api.json", `${JSON.stringify(report, null, 2)}\n`);
-  writeFileSync("bench/results/api.md", markdown(report));
-  log(`wrote bench/results/api.json and bench/results/api.md (${report.elapsedSeconds} s)`);
+  // A partial run leaves the committed results alone.
+  const dir = PARTIAL ? join(os.tmpdir(), "fisioflow-bench-api-partial") : "bench/results";
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(join(dir, "api.json"), `${JSON.stringify(report, null, 2)}\n`);
+  writeFileSync(join(dir, "api.md"), markdown(report));
+  log(`wrote ${dir}/api.json and ${dir}/api.md (${report.elapsedSeconds} s)`);
 }
 
 try {
