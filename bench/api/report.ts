@@ -2,7 +2,7 @@
 import type { EndpointKey } from "./common";
 import type { MachineCpu } from "./cpu";
 
-export const VARIANTS = ["ours-node", "ours-workerd", "neon-bare", "pg-pool", "pgbench"] as const;
+export const VARIANTS = ["ours-node", "ours-workerd", "prisma", "neon-bare", "pg-pool", "pgbench"] as const;
 export type Variant = (typeof VARIANTS)[number];
 /** Not an endpoint's variant: a worker answering 200 "ok", measured once per run (GET /). */
 export const CEILING = "workerd-ceiling";
@@ -49,6 +49,8 @@ export interface EndpointResult {
   variants: Record<Variant, Outcome>;
   /** Throughput (req/s) of ours-node / ours-workerd over each baseline; null where a side was not measured. */
   ratios: {
+    /** The goal: at least 1.5 (the plan's own stack, Prisma 7 + @prisma/adapter-neon, same runtime). */
+    oursToPrisma: number | null;
     oursToNeonBare: number | null;
     oursToPgPool: number | null;
     oursToPgbench: number | null;
@@ -170,7 +172,7 @@ export function markdown(r: Report): string {
         "|---|---|---|---|---|---|---|---|---|---|",
         ...VARIANTS.map((v) => row(v, e.variants[v])),
         "",
-        `Ratios (req/s): ours-node/neon-bare **${fmt(e.ratios.oursToNeonBare)}** · ours-node/pg-pool **${fmt(e.ratios.oursToPgPool)}** · ours-node/pgbench **${fmt(e.ratios.oursToPgbench)}**.`,
+        `Ratios (req/s): ours-node/prisma **${fmt(e.ratios.oursToPrisma)}** · ours-node/neon-bare **${fmt(e.ratios.oursToNeonBare)}** · ours-node/pg-pool **${fmt(e.ratios.oursToPgPool)}** · ours-node/pgbench **${fmt(e.ratios.oursToPgbench)}**.`,
         `ours-workerd: /ours-node **${fmt(e.ratios.workerdToNode)}** · /neon-bare **${fmt(e.ratios.workerdToNeonBare)}** · /workerd-ceiling **${fmt(e.ratios.workerdToCeiling)}**.`,
       ];
       if (e.bar)
@@ -220,6 +222,10 @@ ${r.setup.warmupSeconds} s warm-up then ${r.setup.durationSeconds} s per endpoin
 - **ours-workerd**: the same app with the same bindings, run by wrangler's local runtime (workerd): ${r.setup.workerd}
 - **workerd-ceiling**: a worker answering 200 "ok" (bench/api/worker-ok.ts), run exactly as ours-workerd: wrangler dev's
   own ceiling here, so ours-workerd / workerd-ceiling is the share of it our app reaches.
+- **prisma**: the plan's own stack: node:http + Prisma 7 (\`@prisma/adapter-neon\`, its WebSocket Pool of 20 through
+  the local endpoint; its HTTP adapter has no transactions, and RLS needs the identity and the query in one), each
+  request a batch \`$transaction([identity, query])\` with Prisma's query API (search: raw SQL, which Prisma has no API
+  for); the caller from a header, like neon-bare. Installed on demand into bench/prisma (bench/api/prisma-backend.ts).
 - **neon-bare**: node:http + \`neon()\`, the same SQL (db/queries) after the identity statement in one \`sql.transaction([...])\`,
   same RLS; the caller from a header, no JWT, no validation, no Redis: what our layers add on top of the driver.
 - **pg-pool**: node:http + a \`pg\` Pool straight to PostgreSQL, \`BEGIN; set_config(...); <query>; COMMIT\` on one client.

@@ -59,6 +59,7 @@ import {
 } from "./common";
 import { CpuSampler, descendants } from "./cpu";
 import { findPgbench, percentile, runPgbench, SCRIPTS, writeScripts } from "./pgbench";
+import { preparePrisma } from "./prisma-backend";
 import {
   ALL_VARIANTS,
   type AnyVariant,
@@ -493,8 +494,8 @@ function processesOf(variant: HttpVariant) {
               "neon endpoint": pid("endpoint"),
               "upstash emulator": pid("redis-emulator"),
             }
-          : variant === "neon-bare"
-            ? { server: pid("neon-bare"), "neon endpoint": pid("endpoint") }
+          : variant === "neon-bare" || variant === "prisma"
+            ? { server: pid(variant), "neon endpoint": pid("endpoint") }
             : { server: pid("pg-pool") };
 }
 
@@ -572,8 +573,12 @@ async function measureHttp(variant: HttpVariant, key: EndpointKey | null, ctx: C
     non2xx: r.non2xx,
     statusCodes,
     errors: r.errors + r.timeouts,
+    // prisma talks to the endpoint over its WebSocket (BEGIN, identity, query, COMMIT on a pooled
+    // session: four exchanges per request), not /sql: no HTTP round trips to count.
     neonRoundTripsPerRequest:
-      variant === "pg-pool" || variant === CEILING ? "n/a" : per(c1.sqlRequests - c0.sqlRequests),
+      variant === "pg-pool" || variant === "prisma" || variant === CEILING
+        ? "n/a"
+        : per(c1.sqlRequests - c0.sqlRequests),
     redisCallsPerRequest: app ? per(c1.redisCalls - c0.redisCalls) : "n/a",
     cpuSeconds: cpu.processes,
     cpuMsPerRequest: perRequest(cpu.processes, total),
@@ -754,6 +759,16 @@ async function main(): Promise<void> {
       });
       return { port: p.port, stats: `http://127.0.0.1:${p.stats}/` };
     },
+    prisma: async () => {
+      preparePrisma(log);
+      const p = await server("prisma", "bench/api/server-plain.ts", {
+        MODE: "prisma",
+        DATABASE_URL: endpoint.appUrl,
+        SQL_URL: endpoint.sqlUrl,
+        WS_PROXY: endpoint.wsProxy,
+      });
+      return { port: p.port, stats: `http://127.0.0.1:${p.stats}/` };
+    },
     "pg-pool": async () => {
       const p = await server("pg-pool", "bench/api/server-plain.ts", { MODE: "pg", DATABASE_URL: pgPoolUrl });
       return { port: p.port, stats: `http://127.0.0.1:${p.stats}/` };
@@ -796,7 +811,7 @@ async function main(): Promise<void> {
   for (const e of SELECTED_ENDPOINTS) {
     const variants = {} as Record<Variant, Outcome>;
     // pg-pool first: its idle clients are gone (5 s) before pgbench opens its 50 connections.
-    for (const v of ["pg-pool", "neon-bare", "ours-node", "ours-workerd", "pgbench"] as const) {
+    for (const v of ["pg-pool", "neon-bare", "prisma", "ours-node", "ours-workerd", "pgbench"] as const) {
       if (!SELECTED.has(v)) {
         variants[v] = notRun(v);
         continue;
@@ -812,6 +827,7 @@ async function main(): Promise<void> {
       read: e.read,
       variants,
       ratios: {
+        oursToPrisma: ratio(variants["ours-node"], variants.prisma),
         oursToNeonBare: ratio(variants["ours-node"], variants["neon-bare"]),
         oursToPgPool: ratio(variants["ours-node"], variants["pg-pool"]),
         oursToPgbench: ratio(variants["ours-node"], variants.pgbench),
@@ -868,7 +884,6 @@ async function main(): Promise<void> {
       : {}),
     endpoints: results,
     notMeasured: [
-      "Prisma 7 as a peer (the same endpoints on Prisma's driver adapter for Neon): not built yet.",
       "Cloudflare's edge: ours-workerd is workerd under wrangler's local dev server (behind wrangler's proxy worker, " +
         "on this machine's cores), not a deployed Worker.",
       "The soak: a long run (memory, connection churn, partition upkeep, the cache and rate-limit keys growing) " +

@@ -7,6 +7,8 @@
  *               statement and the query in one sql.transaction([...]): one round trip, as ours.
  *   MODE=pg   — `pg-pool`: a node-postgres Pool (max 20) straight to PostgreSQL (DATABASE_URL),
  *               BEGIN; set_config(...); query; COMMIT on one client: the persistent-server baseline.
+ *   MODE=prisma — `prisma`: the plan's stack, Prisma 7 over @prisma/adapter-neon's WebSocket Pool
+ *               through the local endpoint (WS_PROXY), Prisma's query API (bench/api/prisma-backend.ts).
  * Prints "READY <port> <statsPort>" (statsPort: requests started and in flight, as JSON).
  */
 import http from "node:http";
@@ -15,9 +17,11 @@ import { neon } from "@neondatabase/serverless";
 import pg from "pg";
 import { configureNeon } from "../../db/neon-config";
 import { AUTH_SQL } from "../../db/session";
+import { configureNeonForLocal } from "../../dev/neon/client";
 import {
   bookConsulta,
   consultasOfPaciente,
+  DURACAO_MIN,
   PAGE,
   pacienteById,
   ROLE,
@@ -25,6 +29,7 @@ import {
   searchPacientes,
   USER_HEADER,
 } from "./common";
+import { prismaOps } from "./prisma-backend";
 
 type Run = (userId: string, s: Statement) => Promise<Record<string, unknown>[]>;
 
@@ -64,7 +69,38 @@ function runner(): Run {
   };
 }
 
-const run = runner();
+/** The four endpoints' database work for one caller: SQL statements, or Prisma's query API. */
+interface Ops {
+  pacienteById(userId: string, id: string): Promise<unknown>;
+  consultasOfPaciente(userId: string, pacienteId: string, from: string, to: string): Promise<unknown[]>;
+  searchPacientes(userId: string, q: string): Promise<Record<string, unknown>[]>;
+  bookConsulta(userId: string, pacienteId: string, at: string): Promise<unknown>;
+}
+
+async function operations(): Promise<Ops> {
+  if (process.env.MODE === "prisma") {
+    configureNeonForLocal({ sqlUrl: process.env.SQL_URL!, wsProxy: process.env.WS_PROXY! });
+    const prisma = await prismaOps(process.env.DATABASE_URL!, ROLE);
+    return {
+      pacienteById: (u, id) => prisma.pacienteById(u, id),
+      consultasOfPaciente: (u, p, from, to) => prisma.consultasOfPaciente(u, p, from, to, PAGE + 1),
+      searchPacientes: async (u, q) => {
+        const s = searchPacientes(q);
+        return (await prisma.searchPacientes(u, s.text, s.params)) as Record<string, unknown>[];
+      },
+      bookConsulta: (u, p, at) => prisma.bookConsulta(u, p, at, DURACAO_MIN),
+    };
+  }
+  const run = runner();
+  return {
+    pacienteById: async (u, id) => (await run(u, pacienteById(id)))[0],
+    consultasOfPaciente: (u, p, from, to) => run(u, consultasOfPaciente(p, from, to)),
+    searchPacientes: (u, q) => run(u, searchPacientes(q)),
+    bookConsulta: async (u, p, at) => (await run(u, bookConsulta(u, p, at)))[0],
+  };
+}
+
+const ops = await operations();
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 function readBody(req: http.IncomingMessage): Promise<string> {
@@ -81,21 +117,21 @@ async function handle(req: http.IncomingMessage, userId: string): Promise<[numbe
   const url = new URL(req.url ?? "/", "http://127.0.0.1");
   const path = url.pathname;
   if (req.method === "GET" && path.startsWith("/v1/pacientes/")) {
-    const [row] = await run(userId, pacienteById(path.slice("/v1/pacientes/".length)));
+    const row = await ops.pacienteById(userId, path.slice("/v1/pacientes/".length));
     return row ? [200, row] : [404, { error: "not_found" }];
   }
   if (req.method === "GET" && path === "/v1/pacientes") {
-    const rows = await run(userId, searchPacientes(url.searchParams.get("q") ?? ""));
+    const rows = await ops.searchPacientes(userId, url.searchParams.get("q") ?? "");
     return [200, { data: rows.filter((r) => r.id !== null) }];
   }
   if (req.method === "GET" && path === "/v1/consultas") {
     const q = url.searchParams;
-    const rows = await run(userId, consultasOfPaciente(q.get("paciente_id")!, q.get("from")!, q.get("to")!));
+    const rows = await ops.consultasOfPaciente(userId, q.get("paciente_id")!, q.get("from")!, q.get("to")!);
     return [200, { data: rows.slice(0, PAGE) }];
   }
   if (req.method === "POST" && path === "/v1/consultas") {
     const body = JSON.parse(await readBody(req)) as { paciente_id: string; data_consulta: string };
-    const [row] = await run(userId, bookConsulta(userId, body.paciente_id, body.data_consulta));
+    const row = await ops.bookConsulta(userId, body.paciente_id, body.data_consulta);
     return row ? [201, row] : [422, { error: "unprocessable_entity" }];
   }
   return [404, { error: "not_found" }];
