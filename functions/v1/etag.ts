@@ -36,8 +36,22 @@ export function versionFromIfMatch(header: string | undefined): string | undefin
   return NO_VERSION;
 }
 
+/**
+ * Sets the ETag of `version` on the answer; true when the request's If-None-Match names it, so the
+ * GET answers 304 instead of the body.
+ */
+export function tagAndCheckNotModified(
+  c: { header(name: string, value: string): void },
+  version: string,
+  ifNoneMatch: string | undefined,
+): boolean {
+  const etag = etagOf(version);
+  c.header("ETag", etag);
+  return ifNoneMatchHits(ifNoneMatch, etag);
+}
+
 /** Whether an If-None-Match header names the current version (the GET answers 304). */
-export function ifNoneMatchHits(header: string | undefined, etag: string): boolean {
+function ifNoneMatchHits(header: string | undefined, etag: string): boolean {
   if (!header) return false;
   return header.split(",").some((t) => t.trim() === etag || t.trim() === `W/${etag}` || t.trim() === "*");
 }

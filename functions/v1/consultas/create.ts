@@ -33,13 +33,7 @@ export function registerCreateConsulta(app: OpenAPIHono<V1Env>) {
     const auth = c.get("auth");
     allowRoles(auth, "admin", "fisioterapeuta");
     const body = c.req.valid("json");
-    // A fisioterapeuta naming someone else is left to RLS (WITH CHECK), which answers 403.
     const fisioterapeutaId = fisioterapeutaFor(auth, body.fisioterapeuta_id);
-    if (!fisioterapeutaId) {
-      throw new ApiError("bad_request", "fisioterapeuta_id is required", [
-        { path: "fisioterapeuta_id", message: "required for admins" },
-      ]);
-    }
     const { text, params } = insertConsulta({ ...body, fisioterapeuta_id: fisioterapeutaId });
     const [[row]] = await c.get("db").batch<[ConsultaRow[]]>((sql) => [sql(text, params)]);
     if (!row) {

@@ -2,7 +2,7 @@ import { createRoute, type OpenAPIHono } from "@hono/zod-openapi";
 import { CONSULTA_BY_ID, type ConsultaRow } from "../../../db/queries/consultas";
 import { ApiError } from "../../errors";
 import type { V1Env } from "../context";
-import { etagOf, ifNoneMatchHits } from "../etag";
+import { tagAndCheckNotModified } from "../etag";
 import {
   bearerSecurity,
   errorResponses,
@@ -41,9 +41,8 @@ export function registerGetConsulta(app: OpenAPIHono<V1Env>) {
       readOnly: true,
     });
     if (!row) throw new ApiError("not_found", "No such consulta");
-    const etag = etagOf(row.version);
-    c.header("ETag", etag);
-    if (ifNoneMatchHits(c.req.valid("header")["if-none-match"], etag)) return c.body(null, 304);
+    if (tagAndCheckNotModified(c, row.version, c.req.valid("header")["if-none-match"]))
+      return c.body(null, 304);
     return c.json(toConsulta(row), 200);
   });
 }

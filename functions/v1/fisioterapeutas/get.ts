@@ -2,7 +2,7 @@ import { createRoute, type OpenAPIHono } from "@hono/zod-openapi";
 import { FISIOTERAPEUTA_BY_ID, type FisioterapeutaRow } from "../../../db/queries/fisioterapeutas";
 import { ApiError } from "../../errors";
 import type { V1Env } from "../context";
-import { etagOf, ifNoneMatchHits } from "../etag";
+import { tagAndCheckNotModified } from "../etag";
 import {
   bearerSecurity,
   errorResponses,
@@ -44,9 +44,8 @@ export function registerGetFisioterapeuta(app: OpenAPIHono<V1Env>) {
       .get("db")
       .batch<[FisioterapeutaRow[]]>((sql) => [sql(FISIOTERAPEUTA_BY_ID, [id])], { readOnly: true });
     if (!row) throw new ApiError("not_found", "No such fisioterapeuta");
-    const etag = etagOf(row.version);
-    c.header("ETag", etag);
-    if (ifNoneMatchHits(c.req.valid("header")["if-none-match"], etag)) return c.body(null, 304);
+    if (tagAndCheckNotModified(c, row.version, c.req.valid("header")["if-none-match"]))
+      return c.body(null, 304);
     return c.json(toFisioterapeuta(row), 200);
   });
 }

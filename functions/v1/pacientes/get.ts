@@ -3,7 +3,7 @@ import { PACIENTE_BY_ID, type PacienteRow } from "../../../db/queries/pacientes"
 import { ApiError } from "../../errors";
 import { createCache } from "../../lib/cache";
 import type { V1Env } from "../context";
-import { etagOf, ifNoneMatchHits } from "../etag";
+import { tagAndCheckNotModified } from "../etag";
 import {
   bearerSecurity,
   errorResponses,
@@ -51,9 +51,8 @@ export function registerGetPaciente(app: OpenAPIHono<V1Env>) {
       },
     );
     if (!found) throw new ApiError("not_found", "No such paciente");
-    const etag = etagOf(found.version);
-    c.header("ETag", etag);
-    if (ifNoneMatchHits(c.req.valid("header")["if-none-match"], etag)) return c.body(null, 304);
+    if (tagAndCheckNotModified(c, found.version, c.req.valid("header")["if-none-match"]))
+      return c.body(null, 304);
     return c.json(found.paciente, 200);
   });
 }

@@ -2,7 +2,7 @@ import { createRoute, type OpenAPIHono } from "@hono/zod-openapi";
 import { PRESCRICAO_BY_ID, type PrescricaoRow } from "../../../db/queries/prescricoes";
 import { ApiError } from "../../errors";
 import type { V1Env } from "../context";
-import { etagOf, ifNoneMatchHits } from "../etag";
+import { tagAndCheckNotModified } from "../etag";
 import {
   bearerSecurity,
   errorResponses,
@@ -37,9 +37,8 @@ export function registerGetPrescricao(app: OpenAPIHono<V1Env>) {
       .get("db")
       .batch<[PrescricaoRow[]]>((sql) => [sql(PRESCRICAO_BY_ID, [id])], { readOnly: true });
     if (!row) throw new ApiError("not_found", "No such prescricao");
-    const etag = etagOf(row.version);
-    c.header("ETag", etag);
-    if (ifNoneMatchHits(c.req.valid("header")["if-none-match"], etag)) return c.body(null, 304);
+    if (tagAndCheckNotModified(c, row.version, c.req.valid("header")["if-none-match"]))
+      return c.body(null, 304);
     return c.json(toPrescricao(row), 200);
   });
 }

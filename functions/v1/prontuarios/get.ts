@@ -2,7 +2,7 @@ import { createRoute, type OpenAPIHono } from "@hono/zod-openapi";
 import { PRONTUARIO_BY_ID, type ProntuarioRow } from "../../../db/queries/prontuarios";
 import { ApiError } from "../../errors";
 import type { V1Env } from "../context";
-import { etagOf, ifNoneMatchHits } from "../etag";
+import { tagAndCheckNotModified } from "../etag";
 import { allowRoles } from "../guards";
 import {
   bearerSecurity,
@@ -45,9 +45,8 @@ export function registerGetProntuario(app: OpenAPIHono<V1Env>) {
       .get("db")
       .batch<[ProntuarioRow[]]>((sql) => [sql(PRONTUARIO_BY_ID, [id])], { auditedRead: true });
     if (!row) throw new ApiError("not_found", "No such prontuario");
-    const etag = etagOf(row.version);
-    c.header("ETag", etag);
-    if (ifNoneMatchHits(c.req.valid("header")["if-none-match"], etag)) return c.body(null, 304);
+    if (tagAndCheckNotModified(c, row.version, c.req.valid("header")["if-none-match"]))
+      return c.body(null, 304);
     return c.json(toProntuario(row), 200);
   });
 }
