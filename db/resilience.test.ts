@@ -58,7 +58,13 @@ describe("createDbExecutor", () => {
   });
 
   it("opens the circuit after consecutive transient failures: then fails at once with a retry time", async () => {
-    const exec = createDbExecutor({ ...fast, maxAttempts: 1, breakerThreshold: 3, breakerOpenMs: 60_000 });
+    const exec = createDbExecutor({
+      ...fast,
+      maxAttempts: 1,
+      breakerThreshold: 3,
+      breakerFirstOpenMs: 60_000,
+      breakerOpenMs: 120_000,
+    });
     for (let i = 0; i < 3; i++) {
       await expect(exec(flaky(noAnswer()), { write: false })).rejects.toMatchObject({
         name: "NeonDbError",
@@ -75,6 +81,41 @@ describe("createDbExecutor", () => {
       await expect(other(flaky(sqlState("23505")), { write: true })).rejects.toBeTruthy();
     }
     expect(await other(flaky(), { write: false })).toBe("ok");
+  });
+
+  it("probes again after the first wait, doubles the wait after a failed probe, and starts over once closed", async () => {
+    const exec = createDbExecutor({
+      ...fast,
+      maxAttempts: 1,
+      breakerThreshold: 2,
+      breakerFirstOpenMs: 60,
+      breakerOpenMs: 1_000,
+    });
+    const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+    const open = async () => {
+      for (let i = 0; i < 2; i++) await exec(flaky(noAnswer()), { write: false }).catch(() => {});
+    };
+    const unavailable = async () => {
+      const call = flaky();
+      const err = await exec(call, { write: false }).catch((e) => e);
+      return err instanceof DatabaseUnavailableError && call.attempts === 0;
+    };
+    await open();
+    expect(await unavailable()).toBe(true);
+    await sleep(80); // past the first 60 ms: one probe goes through, and fails
+    const probe = flaky(noAnswer());
+    await expect(exec(probe, { write: false })).rejects.toMatchObject({ name: "NeonDbError" });
+    expect(probe.attempts).toBe(1);
+    await sleep(80); // the wait is 120 ms now: still open
+    expect(await unavailable()).toBe(true);
+    await sleep(80); // 160 ms > 120 ms: the next probe succeeds and closes the circuit
+    expect(await exec(flaky(), { write: false })).toBe("ok");
+    expect(await exec(flaky(), { write: false })).toBe("ok");
+    // Opened again, it waits the first 60 ms again, not the doubled wait.
+    await open();
+    expect(await unavailable()).toBe(true);
+    await sleep(80);
+    expect(await exec(flaky(), { write: false })).toBe("ok");
   });
 
   it("gives every call a signal that aborts after timeoutMs", async () => {

@@ -19,6 +19,7 @@ import {
   ExponentialBackoff,
   fullJitterGenerator,
   handleWhen,
+  noJitterGenerator,
   retry,
 } from "cockatiel";
 import { isConnectionException, isRetryableSqlState, pgError } from "./errors";
@@ -31,8 +32,15 @@ export interface ResilienceOptions {
   /** Backoff: first delay and cap, in ms (full jitter: a random delay up to the exponential one). */
   initialDelayMs: number;
   maxDelayMs: number;
-  /** Consecutive transient failures that open the circuit (default 5) and how long it stays open. */
+  /**
+   * Consecutive transient failures that open the circuit (default 5). It stays open
+   * `breakerFirstOpenMs` (default 1 s) the first time, then lets one call through; each failed
+   * probe doubles the wait, up to `breakerOpenMs` (default 4 s); a success closes it and the next
+   * opening starts from the first wait again. A short restart is thus noticed within a second of
+   * the database's return, and a long outage costs it one probe per 4 s (so the API answers within about 4 s of the database's return, however long it was away).
+   */
   breakerThreshold: number;
+  breakerFirstOpenMs: number;
   breakerOpenMs: number;
 }
 
@@ -42,7 +50,8 @@ export const DEFAULT_RESILIENCE: ResilienceOptions = {
   initialDelayMs: 50,
   maxDelayMs: 1_000,
   breakerThreshold: 5,
-  breakerOpenMs: 10_000,
+  breakerFirstOpenMs: 1_000,
+  breakerOpenMs: 4_000,
 };
 
 export interface CallKind {
@@ -84,7 +93,11 @@ export type DbExecutor = <T>(call: (signal: AbortSignal) => Promise<T>, kind: Ca
 export function createDbExecutor(options: Partial<ResilienceOptions> = {}): DbExecutor {
   const o = { ...DEFAULT_RESILIENCE, ...options };
   const breaker = circuitBreaker(handleWhen(isTransientDbFailure), {
-    halfOpenAfter: o.breakerOpenMs,
+    halfOpenAfter: new ExponentialBackoff({
+      generator: noJitterGenerator,
+      initialDelay: Math.min(o.breakerFirstOpenMs, o.breakerOpenMs),
+      maxDelay: o.breakerOpenMs,
+    }),
     breaker: new ConsecutiveBreaker(o.breakerThreshold),
   });
   const backoff = new ExponentialBackoff({
@@ -108,7 +121,8 @@ export function createDbExecutor(options: Partial<ResilienceOptions> = {}): DbEx
       );
     } catch (err) {
       if (err instanceof BrokenCircuitError)
-        throw new DatabaseUnavailableError(Math.ceil(o.breakerOpenMs / 1000));
+        // The wait before the next probe is the breaker's; a client comes back after the first.
+        throw new DatabaseUnavailableError(Math.ceil(Math.min(o.breakerFirstOpenMs, o.breakerOpenMs) / 1000));
       throw err;
     }
   };

@@ -2,7 +2,17 @@
 import type { EndpointKey } from "./common";
 import type { MachineCpu } from "./cpu";
 
-export const VARIANTS = ["ours-node", "ours-workerd", "prisma", "neon-bare", "pg-pool", "pgbench"] as const;
+/** ours-node without Upstash (no rate limit, no cache): our layers minus Redis. */
+export const NO_REDIS = "ours-node-no-redis";
+export const VARIANTS = [
+  "ours-node",
+  NO_REDIS,
+  "ours-workerd",
+  "prisma",
+  "neon-bare",
+  "pg-pool",
+  "pgbench",
+] as const;
 export type Variant = (typeof VARIANTS)[number];
 /** Not an endpoint's variant: a worker answering 200 "ok", measured once per run (GET /). */
 export const CEILING = "workerd-ceiling";
@@ -54,6 +64,9 @@ export interface EndpointResult {
     oursToNeonBare: number | null;
     oursToPgPool: number | null;
     oursToPgbench: number | null;
+    /** ours-node-no-redis over neon-bare and prisma: our layers without the Redis round trips. */
+    noRedisToNeonBare?: number | null;
+    noRedisToPrisma?: number | null;
     workerdToNode: number | null;
     workerdToNeonBare: number | null;
     workerdToCeiling: number | null;
@@ -173,6 +186,7 @@ export function markdown(r: Report): string {
         ...VARIANTS.map((v) => row(v, e.variants[v])),
         "",
         `Ratios (req/s): ours-node/prisma **${fmt(e.ratios.oursToPrisma)}** · ours-node/neon-bare **${fmt(e.ratios.oursToNeonBare)}** · ours-node/pg-pool **${fmt(e.ratios.oursToPgPool)}** · ours-node/pgbench **${fmt(e.ratios.oursToPgbench)}**.`,
+        `Without Redis (ours-node-no-redis): /neon-bare **${fmt(e.ratios.noRedisToNeonBare ?? null)}** · /prisma **${fmt(e.ratios.noRedisToPrisma ?? null)}**.`,
         `ours-workerd: /ours-node **${fmt(e.ratios.workerdToNode)}** · /neon-bare **${fmt(e.ratios.workerdToNeonBare)}** · /workerd-ceiling **${fmt(e.ratios.workerdToCeiling)}**.`,
       ];
       if (e.bar)
@@ -219,6 +233,9 @@ ${r.setup.warmupSeconds} s warm-up then ${r.setup.durationSeconds} s per endpoin
 - **ours-node**: the real app (\`createApp()\`, functions/app.ts) under @hono/node-server: JWT (HS256), rate limit and
   (on GET /v1/pacientes/:id) the read-through cache in Redis (${r.setup.redis}), zod validation, the caller-scoped
   \`db.batch\` (identity statement + the query in one Neon HTTP transaction) with timeout/retry/breaker.
+- **ours-node-no-redis**: the same app under Node without Upstash Redis (no rate limit, no cache: Redis is optional
+  by design), so next to neon-bare it shows what JWT, zod, the identity, resilience and logging cost, and next to
+  ours-node what the Upstash REST calls cost.
 - **ours-workerd**: the same app with the same bindings, run by wrangler's local runtime (workerd): ${r.setup.workerd}
 - **workerd-ceiling**: a worker answering 200 "ok" (bench/api/worker-ok.ts), run exactly as ours-workerd: wrangler dev's
   own ceiling here, so ours-workerd / workerd-ceiling is the share of it our app reaches.

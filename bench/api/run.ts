@@ -5,7 +5,7 @@
  * 1. Drops and recreates database fisioflow_bench on the machine's PostgreSQL (LOCAL_POSTGRES_URL),
  *    starts the local Neon endpoint on it (postgres backend, own process), migrates, and seeds
  *    10 000 pacientes with 12 consultas each (db/seed.ts).
- * 2. Starts, each in its own process, five variants of the same endpoints, all as authenticated
+ * 2. Starts, each in its own process, the variants of the same endpoints, all as authenticated
  *    fisioterapeutas under RLS: ours-node (the real app under Node), ours-workerd (the same app
  *    under wrangler's local runtime, workerd), neon-bare (node:http + neon()), pg-pool (node:http +
  *    pg Pool) and pgbench (the database's ceiling, read endpoints only); and workerd-ceiling, a
@@ -17,9 +17,12 @@
  * 5. Stops everything it started and drops the database, on failure and on Ctrl-C too; a watchdog
  *    bounds the whole run. All traffic stays on 127.0.0.1.
  *
+ * BENCH_CPU_PROFILE=<dir>: each Node server (not workerd) writes a V8 CPU profile to <dir>/<variant>/
+ * when it stops (`npx tsx bench/api/profile.ts <file>` sums it by package).
+ *
  * Waits up to BENCH_WAIT_QUIET seconds (default 90) for a 1-minute load average ≤ 1 first.
  *
- * Part of the bench, quickly: `--only ours-node,ours-workerd` (variants: ours-node, ours-workerd,
+ * Part of the bench, quickly: `--only ours-node,ours-workerd` (variants: ours-node, ours-node-no-redis, ours-workerd,
  * neon-bare, pg-pool, pgbench, workerd-ceiling) and `--endpoints paciente-get,consultas-list`
  * (paciente-get, consultas-list, pacientes-search, consultas-create). A partial run does not touch
  * bench/results: it writes api.json / api.md to $TMPDIR/fisioflow-bench-api-partial/ and says where.
@@ -68,6 +71,7 @@ import {
   type EndpointResult,
   type Measured,
   markdown,
+  NO_REDIS,
   type Outcome,
   type Report,
   ratio,
@@ -258,7 +262,13 @@ function spawnChild(
   env: Record<string, string>,
   ready: RegExp,
 ): Promise<string> {
-  const started = spawnTsx(script, env, ready);
+  // BENCH_CPU_PROFILE=<dir>: the Node servers write a V8 CPU profile there when they stop.
+  const profileDir = process.env.BENCH_CPU_PROFILE;
+  const nodeArgs =
+    profileDir && script.startsWith("bench/api/server-") && !script.endsWith("workerd.ts")
+      ? ["--cpu-prof", "--cpu-prof-dir", join(profileDir, name)]
+      : [];
+  const started = spawnTsx(script, env, ready, nodeArgs);
   children.set(name, started.child);
   return Promise.race([
     started.ready,
@@ -488,9 +498,9 @@ function processesOf(variant: HttpVariant) {
       ? { ...tree(variant), "neon endpoint": pid("endpoint"), "upstash emulator": pid("redis-emulator") }
       : variant === CEILING
         ? tree(variant)
-        : variant === "ours-node"
+        : variant === "ours-node" || variant === NO_REDIS
           ? {
-              server: pid("ours-node"),
+              server: pid(variant),
               "neon endpoint": pid("endpoint"),
               "upstash emulator": pid("redis-emulator"),
             }
@@ -545,7 +555,7 @@ interface AutocannonResult {
 }
 
 async function measureHttp(variant: HttpVariant, key: EndpointKey | null, ctx: Context): Promise<Measured> {
-  const app = variant === "ours-node" || variant === "ours-workerd";
+  const app = variant === "ours-node" || variant === "ours-workerd" || variant === NO_REDIS;
   await driveHttp(variant, key, ctx, WARMUP_S);
   const c0 = await drained(variant, ctx);
   const sampler = new CpuSampler(processesOf(variant), DATABASE, {
@@ -584,7 +594,7 @@ async function measureHttp(variant: HttpVariant, key: EndpointKey | null, ctx: C
     cpuMsPerRequest: perRequest(cpu.processes, total),
     machine: cpu.machine,
     loadAverage: Math.round(os.loadavg()[0]! * 100) / 100,
-    ...(app && key === "paciente-get"
+    ...(app && key === "paciente-get" && variant !== NO_REDIS
       ? {
           note:
             `${variant} on GET /v1/pacientes/:id serves repeat reads from its Redis cache (60 s TTL, per caller): ` +
@@ -750,6 +760,16 @@ async function main(): Promise<void> {
       const p = await server("ours-node", "bench/api/server-ours.ts", appEnv);
       return { port: p.port, stats: `http://127.0.0.1:${p.stats}/` };
     },
+    // The same app without Upstash: no rate limit and no cache (Redis is optional by design), so
+    // it shows what the rest of our layers cost next to neon-bare.
+    [NO_REDIS]: async () => {
+      const p = await server(NO_REDIS, "bench/api/server-ours.ts", {
+        ...appEnv,
+        APP_UPSTASH_REDIS_REST_URL: "",
+        APP_UPSTASH_REDIS_REST_TOKEN: "",
+      });
+      return { port: p.port, stats: `http://127.0.0.1:${p.stats}/` };
+    },
     "ours-workerd": () => workerd("ours-workerd", "bench/api/worker-ours.ts", appEnv),
     "neon-bare": async () => {
       const p = await server("neon-bare", "bench/api/server-plain.ts", {
@@ -811,7 +831,15 @@ async function main(): Promise<void> {
   for (const e of SELECTED_ENDPOINTS) {
     const variants = {} as Record<Variant, Outcome>;
     // pg-pool first: its idle clients are gone (5 s) before pgbench opens its 50 connections.
-    for (const v of ["pg-pool", "neon-bare", "prisma", "ours-node", "ours-workerd", "pgbench"] as const) {
+    for (const v of [
+      "pg-pool",
+      "neon-bare",
+      "prisma",
+      "ours-node",
+      NO_REDIS,
+      "ours-workerd",
+      "pgbench",
+    ] as const) {
       if (!SELECTED.has(v)) {
         variants[v] = notRun(v);
         continue;
@@ -831,6 +859,8 @@ async function main(): Promise<void> {
         oursToNeonBare: ratio(variants["ours-node"], variants["neon-bare"]),
         oursToPgPool: ratio(variants["ours-node"], variants["pg-pool"]),
         oursToPgbench: ratio(variants["ours-node"], variants.pgbench),
+        noRedisToNeonBare: ratio(variants[NO_REDIS], variants["neon-bare"]),
+        noRedisToPrisma: ratio(variants[NO_REDIS], variants.prisma),
         workerdToNode: ratio(variants["ours-workerd"], variants["ours-node"]),
         workerdToNeonBare: ratio(variants["ours-workerd"], variants["neon-bare"]),
         workerdToCeiling: ratio(variants["ours-workerd"], workerdCeiling),
