@@ -10,7 +10,7 @@
  */
 import type { NeonQueryFunction, NeonQueryPromise } from "@neondatabase/serverless";
 import { DatabaseUnavailableError, type DbExecutor, isTransientDbFailure } from "./resilience";
-import { type Auth, withAuth } from "./session";
+import { type Auth, type Caller, withAuth } from "./session";
 
 export type Sql = NeonQueryFunction<false, false>;
 export type Statement = NeonQueryPromise<false, false>;
@@ -65,7 +65,7 @@ export interface CallerDbOptions {
   routing?: ReadRouting;
 }
 
-export function callerDb(sql: Sql, auth: Auth, options: CallerDbOptions = {}): CallerDb {
+export function callerDb(sql: Sql, caller: Caller, options: CallerDbOptions = {}): CallerDb {
   const { routing } = options;
   const kind = (opts: BatchOptions) => ({ write: !opts.readOnly });
   const on = async (
@@ -77,7 +77,7 @@ export function callerDb(sql: Sql, auth: Auth, options: CallerDbOptions = {}): C
     // Built anew for every attempt: a retry sends the same statements, never a spent promise.
     const q: QueryBuilder = (text, params = []) => target.query(text, params) as Statement;
     const run = (signal?: AbortSignal) =>
-      withAuth(target, auth, build(q), {
+      withAuth(target, caller, build(q), {
         readOnly: opts.readOnly,
         isolationLevel: opts.isolationLevel,
         ...(signal ? { fetchOptions: { signal } } : {}),
@@ -85,7 +85,7 @@ export function callerDb(sql: Sql, auth: Auth, options: CallerDbOptions = {}): C
     return exec ? exec(run, kind(opts)) : run();
   };
   return {
-    auth,
+    auth: caller.auth,
     async batch<R extends unknown[][]>(build: (q: QueryBuilder) => Statement[], opts: BatchOptions = {}) {
       const replicaRead = opts.readOnly && !opts.primary && routing && routing.replicas.length > 0;
       if (replicaRead && !(await routing.recentlyWrote())) {

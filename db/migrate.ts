@@ -17,6 +17,7 @@ import { createHash } from "node:crypto";
 import { readdir, readFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { type IdentityKey, installIdentityKey } from "./identity";
 import { openClient } from "./owner-client";
 import { type EnsurePartitionsReport, ensurePartitions } from "./partitions";
 
@@ -33,6 +34,12 @@ export interface MigrateOptions {
   dir?: string;
   /** Partition upkeep after the files: options for it, or false to leave it to the caller. */
   partitions?: { monthsAhead?: number; now?: Date } | false;
+  /**
+   * The API's identity key (the worker's DB_IDENTITY_KEY / DB_IDENTITY_KEY_ID), installed after
+   * the files so the database verifies what the worker signs (db/identity.ts). Installing it
+   * again replaces it; absent, the installed keys are left as they are.
+   */
+  identityKey?: IdentityKey;
 }
 
 export interface MigrateResult {
@@ -132,6 +139,10 @@ export async function migrate(url: string, opts: MigrateOptions = {}): Promise<M
       for (const name of done.keys()) {
         if (!files.some((f) => f.name === name))
           log(`warning: ${name} is recorded as applied but has no file`);
+      }
+      if (opts.identityKey) {
+        await installIdentityKey(client, opts.identityKey);
+        log(`identity key ${opts.identityKey.kid} installed`);
       }
       if (opts.partitions !== false) {
         // Its own advisory lock and one transaction per month; idempotent, so every run does it.

@@ -22,6 +22,9 @@ export const LOCAL = {
   } as Record<string, string>,
   /** Upstash Redis REST token accepted by the local emulator. */
   redisToken: "local-upstash-redis-token",
+  /** The identity key the local worker signs with and db:migrate installs (DB_IDENTITY_KEY_ID /
+   * DB_IDENTITY_KEY; db/identity.ts). A development value: production refuses it. */
+  identityKey: { kid: "local", secret: "local-identity-key-not-a-secret-0123456789" },
 } as const;
 
 /** A Neon-style connection string for the local endpoint. The host is not resolved: the app routes

@@ -63,7 +63,12 @@ async function main() {
 
   const ownerUrl = vars.DATABASE_OWNER_URL;
   if (!ownerUrl) throw new Error("DATABASE_OWNER_URL is not set (.dev.vars.example has a local value)");
-  const m = await migrate(ownerUrl, { log: (l) => say(`migrate: ${l}`) });
+  // The worker signs each caller's identity with DB_IDENTITY_KEY; the database must hold it too.
+  const identityKey = {
+    kid: vars.DB_IDENTITY_KEY_ID || LOCAL.identityKey.kid,
+    secret: vars.DB_IDENTITY_KEY || LOCAL.identityKey.secret,
+  };
+  const m = await migrate(ownerUrl, { identityKey, log: (l) => say(`migrate: ${l}`) });
   say(`migrations      ${m.applied.length} applied, ${m.skipped.length} already there`);
 
   const publicUrl = vars.PUBLIC_URL ?? `http://127.0.0.1:${LOCAL.ports.worker}`;

@@ -4,10 +4,74 @@ const url = z.url();
 const optionalString = z.string().optional();
 
 /**
- * Every binding and secret the worker reads, parsed once per request at the entry. A bad value
- * answers 500 `bad_environment` naming the key (never its value). `.dev.vars.example` mirrors this.
+ * The local cloud's well-known values (dev/config.ts, dev/qstash/credentials.ts, .dev.vars.example;
+ * the QStash ones are also Upstash's own local dev server's, public in @upstash/qstash). Anyone may
+ * know them, so staging and production refuse them. functions/ may not import dev/ (test/arch), so
+ * they are written out here; env.test.ts checks every value of those files is refused.
  */
-export const EnvSchema = z.object({
+const QSTASH_DEV_SIGNING_KEYS = ["sig_7kYjw48mhY7kAjqNGcy6cr29RJ6r", "sig_5ZB6DVzB1wjE8S6rZ7eenA8Pdnhs"];
+const DEVELOPMENT_VALUES: Record<string, readonly string[]> = {
+  QSTASH_TOKEN: ["eyJVc2VySUQiOiJkZWZhdWx0VXNlciIsIlBhc3N3b3JkIjoiZGVmYXVsdFBhc3N3b3JkIn0="],
+  QSTASH_CURRENT_SIGNING_KEY: QSTASH_DEV_SIGNING_KEYS,
+  QSTASH_NEXT_SIGNING_KEY: QSTASH_DEV_SIGNING_KEYS,
+  JWT_SECRET: ["local-development-jwt-secret-change-me-0123456789"],
+  UPSTASH_REDIS_REST_TOKEN: ["local-upstash-redis-token"],
+  DB_IDENTITY_KEY: ["local-identity-key-not-a-secret-0123456789"],
+};
+/** Passwords of the local Neon endpoint's roles (fisioflow_owner, fisioflow_app). */
+const LOCAL_ROLE_PASSWORDS = ["owner-local-password", "app-local-password"];
+const LOCAL_HOST = /^(localhost|.+\.localhost|127(\.\d{1,3}){3}|0\.0\.0\.0|\[::1?\])$/i;
+/** Connection-string keys (READ_REPLICA_URLS: a comma-separated list of them). */
+const CONNECTION_KEYS = ["DATABASE_URL", "DATABASE_OWNER_URL", "READ_REPLICA_URLS"] as const;
+/** Local cloud only: production reaches Neon through its own hosts. */
+const UNSET_IN_PRODUCTION = ["NEON_FETCH_ENDPOINT", "NEON_WS_PROXY"] as const;
+/** Without them a token minted for another app by the same issuer (or another issuer) would pass. */
+const REQUIRED_IN_PRODUCTION = ["JWT_ISSUER", "JWT_AUDIENCE"] as const;
+
+/** Why a connection string is a development one, if it is: a local host or a local role password. */
+function localConnection(value: string): "local host" | "local role password" | null {
+  let u: URL;
+  try {
+    u = new URL(value.trim());
+  } catch {
+    return null;
+  }
+  if (LOCAL_HOST.test(u.hostname)) return "local host";
+  let password = u.password;
+  try {
+    password = decodeURIComponent(password);
+  } catch {}
+  return LOCAL_ROLE_PASSWORDS.includes(password) ? "local role password" : null;
+}
+
+/**
+ * Staging and production (checked once every value parses): no well-known development value, no
+ * local cloud override, and tokens bound to their issuer and audience. Development and test: none.
+ */
+function productionRules(env: { ENVIRONMENT: string } & Record<string, unknown>, ctx: z.RefinementCtx) {
+  const where = env.ENVIRONMENT;
+  if (where !== "staging" && where !== "production") return;
+  const refuse = (key: string, why: string) => ctx.addIssue({ code: "custom", path: [key], message: why });
+  for (const key of CONNECTION_KEYS) {
+    const value = env[key];
+    const local = typeof value === "string" ? value.split(",").map(localConnection).find(Boolean) : null;
+    if (local) refuse(key, `a development value (${local}), refused in ${where}`);
+  }
+  for (const [key, values] of Object.entries(DEVELOPMENT_VALUES)) {
+    const value = env[key];
+    if (typeof value === "string" && values.includes(value.trim()))
+      refuse(key, `a development value, refused in ${where}`);
+  }
+  for (const key of UNSET_IN_PRODUCTION) if (env[key] !== undefined) refuse(key, `must be unset in ${where}`);
+  for (const key of REQUIRED_IN_PRODUCTION) if (!env[key]) refuse(key, `required in ${where}`);
+}
+
+/**
+ * Every binding and secret the worker reads, parsed once per request at the entry. A bad value
+ * answers 500 `bad_environment` naming the key (never its value); staging and production also
+ * refuse development values (`productionRules`). `.dev.vars.example` mirrors this.
+ */
+const EnvFields = z.object({
   ENVIRONMENT: z.enum(["development", "test", "staging", "production"]).default("development"),
   /** Connection string of the app role (not the owner: RLS must apply). Pooled host on Neon. */
   DATABASE_URL: z
@@ -44,6 +108,16 @@ export const EnvSchema = z.object({
   PUBLIC_URL: url.optional(),
   JWT_SECRET: z.string().min(32, "must be at least 32 characters").optional(),
   JWKS_URL: url.optional(),
+  /**
+   * The key the worker signs each caller's identity with for the database (db/identity.ts); the
+   * same value is installed in the database by db:migrate. A secret.
+   */
+  DB_IDENTITY_KEY: z.string().min(32, "must be at least 32 characters"),
+  /** Which installed key DB_IDENTITY_KEY is (rotation installs a new id beside the old). */
+  DB_IDENTITY_KEY_ID: z
+    .string()
+    .regex(/^[A-Za-z0-9_-]{1,32}$/, "1-32 letters, digits, _ or -")
+    .default("k1"),
   /** Expected `iss` and `aud` of tokens, checked when set (set both in production). */
   JWT_ISSUER: optionalString,
   JWT_AUDIENCE: optionalString,
@@ -55,6 +129,7 @@ export const EnvSchema = z.object({
   CORS_ORIGINS: z.string().default(""),
   LOG_LEVEL: z.enum(["debug", "info", "warn", "error"]).default("info"),
 });
+export const EnvSchema = EnvFields.superRefine(productionRules);
 
 export type Env = z.infer<typeof EnvSchema>;
 /** What the runtime hands us: strings (wrangler vars and secrets) or bindings. */

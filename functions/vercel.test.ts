@@ -6,6 +6,7 @@ const vars = {
   QSTASH_CURRENT_SIGNING_KEY: "sig_a",
   QSTASH_NEXT_SIGNING_KEY: "sig_b",
   JWT_SECRET: "v".repeat(40),
+  DB_IDENTITY_KEY: "k".repeat(40),
 };
 
 describe("Vercel Edge entry", () => {

@@ -1,13 +1,13 @@
 /**
  * The app's bindings for ours-node and ours-workerd alike: IN_PROCESS_ENV (test/harness/app), then
- * ENVIRONMENT=production, then the APP_* variables the bench passes (prefix stripped).
+ * ENVIRONMENT=development (production refuses the local cloud's values), then the APP_* variables the bench passes (prefix stripped).
  */
 import { IN_PROCESS_ENV } from "../../test/harness/app";
 
 export function appBindings(env: NodeJS.ProcessEnv = process.env): Record<string, string> {
   return {
     ...IN_PROCESS_ENV,
-    ENVIRONMENT: "production",
+    ENVIRONMENT: "development",
     ...Object.fromEntries(
       Object.entries(env)
         .filter(([k, v]) => k.startsWith("APP_") && v !== undefined)

@@ -4,8 +4,10 @@
  * baselines (neon-bare, pg-pool, pgbench) do the database work our app does and only the layers
  * on top differ.
  */
+import { identitySigner } from "../../db/identity";
 import { insertConsulta, listConsultas } from "../../db/queries/consultas";
 import { PACIENTE_BY_ID, PACIENTES_SEARCH } from "../../db/queries/pacientes";
+import { LOCAL } from "../../dev/config";
 
 export { ADMIN_URL, cpuSeconds, spawnTsx } from "../neon-endpoint/shared";
 
@@ -19,6 +21,11 @@ export const ROLE = "fisioterapeuta";
 export const PAGE = 20;
 /** Every booking lasts this long; slots are an hour apart, so no two ever overlap. */
 export const DURACAO_MIN = 50;
+/**
+ * Every variant signs its callers' identity as the API does (db/identity.ts), with the local key
+ * the bench database is migrated with: the verification is part of what the database does.
+ */
+export const BENCH_SIGNER = identitySigner(LOCAL.identityKey);
 
 export const ENDPOINTS = [
   { key: "paciente-get", title: "GET /v1/pacientes/:id", read: true },

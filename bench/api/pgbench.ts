@@ -8,8 +8,9 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { accessSync, constants, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { MAX_IDENTITY_TTL_SECONDS } from "../../db/identity";
 import { AUTH_SQL } from "../../db/session";
-import { APP_ROLE, DATABASE, inlineParams, ROLE, type Statement } from "./common";
+import { APP_ROLE, BENCH_SIGNER, DATABASE, inlineParams, ROLE, type Statement } from "./common";
 
 /** pgbench takes at most 128 scripts. */
 export const SCRIPTS = 100;
@@ -25,17 +26,21 @@ export function findPgbench(): string | null {
 }
 
 /** Writes the script files for one endpoint into `dir`; returns their names. */
-export function writeScripts(
+export async function writeScripts(
   dir: string,
   prefix: string,
   items: { userId: string; statement: Statement }[],
-): string[] {
-  const auth = (userId: string) => inlineParams({ text: AUTH_SQL, params: [userId, ROLE], readOnly: true });
+): Promise<string[]> {
+  // The longest-lived tokens the database accepts: a warm-up and a run of up to 9 minutes.
+  const auth = (token: string) => inlineParams({ text: AUTH_SQL, params: [token], readOnly: true });
+  const tokens = await Promise.all(
+    items.map((item) => BENCH_SIGNER.token(item.userId, ROLE, { ttlSeconds: MAX_IDENTITY_TTL_SECONDS - 10 })),
+  );
   return items.map((item, i) => {
     const name = `${prefix}-${i}.sql`;
     const body = [
       item.statement.readOnly ? "BEGIN READ ONLY;" : "BEGIN;",
-      `${auth(item.userId)};`,
+      `${auth(tokens[i]!)};`,
       // A command may span lines up to its semicolon; keep it on one line anyway.
       `${inlineParams(item.statement).replace(/\s+/g, " ").trim()};`,
       "COMMIT;",

@@ -9,6 +9,7 @@
 import { execFileSync } from "node:child_process";
 import { existsSync, rmSync } from "node:fs";
 import { join } from "node:path";
+import { BENCH_SIGNER } from "./common";
 
 export const PRISMA_DIR = "bench/prisma";
 
@@ -73,10 +74,11 @@ export async function prismaOps(connectionString: string, role: string, poolSize
     { PrismaNeon: any },
   ];
   const prisma = new PrismaClient({ adapter: new PrismaNeon({ connectionString, max: poolSize }) });
-  const identity = (userId: string) =>
-    prisma.$executeRaw`select set_config('app.user_id', ${userId}, true), set_config('app.role', ${role}, true)`;
+  const identity = (token: string) =>
+    prisma.$executeRaw`SELECT app.entrar(set_config('app.identity', ${token}, true))`;
   const inTx = async <T>(userId: string, query: unknown): Promise<T> => {
-    const [, result] = await prisma.$transaction([identity(userId), query]);
+    const token = await BENCH_SIGNER.token(userId, role as "fisioterapeuta");
+    const [, result] = await prisma.$transaction([identity(token), query]);
     return result as T;
   };
   return {

@@ -311,7 +311,7 @@ async function prepareDatabase(): Promise<{
   configureNeonForLocal(endpoint);
   let t = Date.now();
   log("migrating (as the owner, through the endpoint)");
-  const migrated = await migrate(endpoint.ownerUrl, { neon: true });
+  const migrated = await migrate(endpoint.ownerUrl, { neon: true, identityKey: LOCAL.identityKey });
   const migrateSeconds = Math.round((Date.now() - t) / 100) / 10;
   log(`migrated: ${migrated.applied.length} files in ${migrateSeconds} s`);
   t = Date.now();
@@ -610,7 +610,7 @@ async function measurePgbench(key: EndpointKey, ctx: Context, bin: string | null
   if (key === "consultas-create")
     return { status: "skipped", reason: "reads only (the ceiling is for the read SQL)" };
   const items = Array.from({ length: SCRIPTS }, () => readStatement(key, ctx.data));
-  const scripts = writeScripts(tempDir!, key, items);
+  const scripts = await writeScripts(tempDir!, key, items);
   const url = new URL(ADMIN_URL);
   const common = {
     bin,
@@ -916,8 +916,8 @@ async function main(): Promise<void> {
     notMeasured: [
       "Cloudflare's edge: ours-workerd is workerd under wrangler's local dev server (behind wrangler's proxy worker, " +
         "on this machine's cores), not a deployed Worker.",
-      "The soak: a long run (memory, connection churn, partition upkeep, the cache and rate-limit keys growing) " +
-        "— these runs last seconds.",
+      "A long run: these windows last seconds; the ten-minute soak with a PostgreSQL crash in the middle is " +
+        "`npm run bench:soak` (soak.md).",
       "Real Neon over a network: the endpoint is local (loopback), so no network round-trip time is in these figures.",
     ],
     elapsedSeconds: Math.round((Date.now() - started) / 1000),

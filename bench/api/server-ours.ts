@@ -18,7 +18,7 @@ import { executionContext, IN_PROCESS_ENV } from "../../test/harness/app";
 
 const bindings: Record<string, string> = {
   ...IN_PROCESS_ENV,
-  ENVIRONMENT: "production",
+  ENVIRONMENT: "development",
   ...Object.fromEntries(
     Object.entries(process.env)
       .filter(([k, v]) => k.startsWith("APP_") && v !== undefined)

@@ -19,6 +19,7 @@ import { configureNeon } from "../../db/neon-config";
 import { AUTH_SQL } from "../../db/session";
 import { configureNeonForLocal } from "../../dev/neon/client";
 import {
+  BENCH_SIGNER,
   bookConsulta,
   consultasOfPaciente,
   DURACAO_MIN,
@@ -44,7 +45,7 @@ function runner(): Run {
       const client = await pool.connect();
       try {
         await client.query(s.readOnly ? "BEGIN READ ONLY" : "BEGIN");
-        await client.query(AUTH_SQL, [userId, ROLE]);
+        await client.query(AUTH_SQL, [await BENCH_SIGNER.token(userId, ROLE)]);
         const { rows } = await client.query(s.text, s.params);
         await client.query("COMMIT");
         return rows;
@@ -60,7 +61,7 @@ function runner(): Run {
   const sql = neon(process.env.DATABASE_URL!);
   return async (userId, s) => {
     const results = await sql.transaction(
-      [sql.query(AUTH_SQL, [userId, ROLE]), sql.query(s.text, s.params)],
+      [sql.query(AUTH_SQL, [await BENCH_SIGNER.token(userId, ROLE)]), sql.query(s.text, s.params)],
       {
         readOnly: s.readOnly,
       },

@@ -5,7 +5,7 @@
  * test/harness/cloud.ts uses), here because it alone lets the inspector be switched off
  * (`dev.inspector: false`; `unstable_dev` always opens one, on port 0 by default). wrangler.toml's
  * compatibility date and flags, no file watching, no dev registry, no persistence, log level
- * "error". The vars are ours-node's bindings (bindings.ts: IN_PROCESS_ENV, ENVIRONMENT=production,
+ * "error". The vars are ours-node's bindings (bindings.ts: IN_PROCESS_ENV, ENVIRONMENT=development,
  * the APP_* variables).
  *
  * Prints "READY <port> <statsPort>": both the worker's port (its counters on STATS_PATH).

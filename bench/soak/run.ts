@@ -210,7 +210,7 @@ async function main(): Promise<void> {
   closers.push(() => endpoint.close());
   configureNeonForLocal(endpoint);
   const ownerUrl = endpoint.connectionString("fisioflow_owner");
-  await migrate(ownerUrl, { neon: true });
+  await migrate(ownerUrl, { neon: true, identityKey: LOCAL.identityKey });
   const { client, close } = await openClient(ownerUrl, true);
   try {
     await seed(client, { pacientes: PACIENTES, consultasPorPaciente: CONSULTAS_POR_PACIENTE });

@@ -6,20 +6,25 @@
  *   or batch; a WebSocket session holds it from its first message until it is idle again
  *   (ReadyForQuery 'I' after a Sync/Query), so an open transaction blocks everyone else — a second
  *   concurrent transaction waits instead of running in parallel as on Postgres.
- * - Every unit of work starts with SET ROLE <client role> (and ends with RESET ROLE), so
- *   current_user, privileges and Row Level Security are the client's. The session user stays the
- *   PGlite superuser (PGlite cannot authenticate a different one), so statements that would change
- *   the role (SET/RESET ROLE, SET SESSION AUTHORIZATION, set_config('role', ..), DISCARD ALL) are
- *   refused with 42501 over HTTP and WebSocket by a conservative text check (role-guard.ts); SQL
- *   that builds such a statement at run time (EXECUTE in a DO block or function) is not caught.
- * - Every HTTP request ends with RESET ALL, so its SET / set_config(.., false) never reaches the
- *   next client. Other session-level state (named prepared statements, temp tables, advisory
- *   locks, LISTEN) still leaks between clients while the instance lives, and a WebSocket
- *   session's SETs are visible to other clients until that session ends (it runs DISCARD ALL
- *   then). A COPY FROM STDIN over HTTP fails at once (57014), as on postgres; a running query
- *   cannot be interrupted (requestTimeoutMs only bounds the wait for the shared session).
+ * - Every unit of work starts with SET SESSION AUTHORIZATION <client role>, so current_user,
+ *   session_user, privileges and Row Level Security are the client's, and PostgreSQL itself
+ *   refuses SET ROLE to any other role. The session's authenticated user stays the PGlite
+ *   superuser (PGlite cannot log in as anyone else), so setting session_authorization back is
+ *   possible: statements that would (SET SESSION AUTHORIZATION, set_config(..), DISCARD ALL, ...)
+ *   and FunctionCall messages are refused by role-guard.ts, and after every unit of work the
+ *   identity check (identity-check.ts) verifies the session is still the client's role with the
+ *   role's attributes at start — if not, the endpoint stops serving: SQL built at run time (EXECUTE
+ *   in a DO block) can get past the statement check, and while it ran as the superuser it could
+ *   have changed anything.
+ * - Every HTTP request ends with the identity check and a reset of what a session can hold: SETs,
+ *   prepared statements, WITH HOLD cursors, LISTENs, session advisory locks, temp tables,
+ *   sequence state (DISCARD ALL without DISCARD PLANS, whose only effect is re-planning). As there
+ *   is one session, this also drops such state of an open WebSocket session (whose own state is
+ *   otherwise visible to other clients until it ends; it runs DISCARD ALL then). A COPY FROM STDIN
+ *   over HTTP fails at once (57014), as on postgres; a running query cannot be interrupted
+ *   (requestTimeoutMs only bounds the wait for the shared session).
  * - current_database() is the configured database (it is created inside PGlite and opened by
- *   name); session_user is "postgres".
+ *   name).
  */
 import { existsSync, mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -33,18 +38,29 @@ import { unaccent } from "@electric-sql/pglite/contrib/unaccent";
 import { LOCAL } from "../config";
 import {
   type Backend,
+  BackendRequestError,
   DEFAULT_REQUEST_TIMEOUT_MS,
   ownerRole,
   requestTimeoutError,
   type Session,
   type SessionIO,
 } from "./backend";
+import {
+  fingerprintSql,
+  IDENTITY_FUNCTION,
+  IDENTITY_FUNCTION_SIGNATURE,
+  IdentityGuard,
+} from "./identity-check";
 import { Mutex } from "./mutex";
 import {
   authenticationRequest,
   backendKeyData,
   completeMessages,
+  decodeFunctionResult,
   decodeSegments,
+  errorResponse,
+  functionCall,
+  hasError,
   parameterStatus,
   queryMessage,
   quoteIdent,
@@ -148,10 +164,13 @@ async function provision(db: PGlite, opts: PgliteBackendOptions): Promise<void> 
   const statements: string[] = [];
   for (const role of Object.keys(opts.roles)) {
     if (role === "postgres") continue;
+    // As on postgres, a start puts back the attributes the endpoint hands out.
     statements.push(
       `DO $$ BEGIN
          IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = ${quoteLiteral(role)}) THEN
            CREATE ROLE ${quoteIdent(role)} LOGIN NOSUPERUSER NOBYPASSRLS;
+         ELSE
+           ALTER ROLE ${quoteIdent(role)} LOGIN NOSUPERUSER NOBYPASSRLS;
          END IF;
        END $$`,
     );
@@ -186,8 +205,9 @@ function readyEnds(buf: Buffer): number[] {
   return ends;
 }
 
-function setRole(role: string): Buffer {
-  return queryMessage(`SET ROLE ${quoteIdent(role)}`);
+/** Makes the session the client's: session_user and current_user become `role`. */
+function becomeRole(role: string): Buffer {
+  return queryMessage(`SET SESSION AUTHORIZATION ${quoteIdent(role)}`);
 }
 
 /** The server settings a session is told about at startup, with fallbacks if PGlite lacks one. */
@@ -201,9 +221,23 @@ const SERVER_PARAM_DEFAULTS: Record<string, string> = {
   standard_conforming_strings: "on",
 };
 
-const RESET_ROLE = queryMessage("RESET ROLE");
-/** After every HTTP request: its session-level settings (SET, set_config(.., false)) must not outlive it. */
-const HTTP_TRAILER = queryMessage("RESET ROLE; RESET ALL");
+/**
+ * After every HTTP request: nothing of its session may outlive it. DISCARD ALL but for DISCARD
+ * PLANS (re-planning everything next time would be its only effect) and SET SESSION
+ * AUTHORIZATION DEFAULT (the next unit of work sets its own); unlike DISCARD ALL it also runs
+ * inside a transaction block (then the ROLLBACK that follows undoes it and it is repeated).
+ */
+const RESET_SESSION = queryMessage(
+  "CLOSE ALL; RESET ALL; DEALLOCATE ALL; UNLISTEN *; SELECT pg_catalog.pg_advisory_unlock_all(); DISCARD TEMP; DISCARD SEQUENCES",
+);
+const ROLLBACK = queryMessage("ROLLBACK");
+/** A WebSocket session's end, or a failed identity check: back to a clean session. */
+const CLEANUP = Buffer.concat([SYNC, ROLLBACK, queryMessage("DISCARD ALL")]);
+
+/** Status byte of the last ReadyForQuery in `out` (whose last message is one), e.g. 0x49 'I'. */
+function lastStatus(out: Buffer): number {
+  return out[out.length - 1]!;
+}
 
 export async function startPgliteBackend(opts: PgliteBackendOptions): Promise<Backend> {
   const db = await openPglite(opts.dataDir, opts.database);
@@ -219,8 +253,19 @@ export async function startPgliteBackend(opts: PgliteBackendOptions): Promise<Ba
     name,
     settings.rows.find((r) => r.name === name)?.setting ?? fallback,
   ]);
+  const identity = await installIdentityCheck(db, Object.keys(opts.roles));
+  const guard = new IdentityGuard(
+    identity.baseline,
+    (role) => functionCall(identity.oid, [role]),
+    true,
+    opts.log,
+  );
   let nextPid = 1000;
   const sessions = new Set<PgliteSession>();
+  // Stopped: every open session is told and closed (each rolls back as it ends).
+  guard.onStop(() => {
+    for (const s of sessions) s.refuse();
+  });
 
   /** Runs raw frontend bytes; the caller holds the mutex. Copies out of WASM memory. */
   async function exec(input: Buffer): Promise<Buffer> {
@@ -228,9 +273,9 @@ export async function startPgliteBackend(opts: PgliteBackendOptions): Promise<Ba
     return Buffer.from(out);
   }
 
-  /** Runs `SET ROLE` + messages; returns the messages' output, or throws if the role could not be set. */
+  /** Runs `SET SESSION AUTHORIZATION` + messages (+ trailer); returns what follows the switch's reply. */
   async function execAs(role: string, messages: Buffer, trailer?: Buffer): Promise<Buffer> {
-    const prefix = setRole(role);
+    const prefix = becomeRole(role);
     const out = await exec(
       trailer ? Buffer.concat([prefix, messages, trailer]) : Buffer.concat([prefix, messages]),
     );
@@ -239,8 +284,12 @@ export async function startPgliteBackend(opts: PgliteBackendOptions): Promise<Ba
     if (!ends.length || first?.error) {
       throw new Error(`could not switch to role ${role}: ${first?.error?.message ?? "no reply"}`);
     }
-    const stop = trailer ? ends[ends.length - 2] : out.length;
-    return out.subarray(ends[0], stop);
+    return out.subarray(ends[0]);
+  }
+
+  /** The identity check's verdict on `out` (the reply to guard.check(role)): null when all is well. */
+  function verify(role: string, out: Buffer): string | null {
+    return guard.verify(role, decodeFunctionResult(out));
   }
 
   class PgliteSession implements Session {
@@ -248,6 +297,8 @@ export async function startPgliteBackend(opts: PgliteBackendOptions): Promise<Ba
     private holding = false;
     private pumping = false;
     private ended = false;
+    /** Its own identity check is being judged: a stop it causes is reported by the pump. */
+    private verifying = false;
 
     constructor(
       private readonly role: string,
@@ -264,11 +315,20 @@ export async function startPgliteBackend(opts: PgliteBackendOptions): Promise<Ba
       void this.pump();
     }
 
+    /** The endpoint stopped: tell the client and close (the pump rolls back what is open). */
+    refuse(): void {
+      if (this.ended || this.verifying) return;
+      this.ended = true;
+      this.io.send(errorResponse("FATAL", "57P03", guard.refusal().message));
+      this.io.close();
+      void this.pump();
+    }
+
     private async pump(): Promise<void> {
       if (this.pumping) return;
       this.pumping = true;
       try {
-        for (;;) {
+        while (!this.ended) {
           const { starts, end } = completeMessages(this.pending);
           if (!starts.length) break;
           let batch = this.pending.subarray(0, end);
@@ -288,12 +348,32 @@ export async function startPgliteBackend(opts: PgliteBackendOptions): Promise<Ba
           else {
             await mutex.acquire();
             this.holding = true;
+            if (guard.stopped) {
+              this.refuse();
+              break;
+            }
             out = await execAs(this.role, batch);
           }
-          if (out.length && !this.ended) this.io.send(out);
           const ends = readyEnds(out);
           const idle = ends.length > 0 && out[ends.at(-1)! - 1] === 0x49; // 'I'
-          if (idle && (lastType === 0x53 || lastType === 0x51)) this.releaseLock();
+          // Sync, Query or FunctionCall answered and no transaction open: a unit of work ended.
+          const unitEnded = idle && (lastType === 0x53 || lastType === 0x51 || lastType === 0x46);
+          if (unitEnded) {
+            // Checked before its output goes out: an escalated unit's results are withheld.
+            const checked = await exec(guard.check(this.role));
+            this.verifying = true;
+            const problem = verify(this.role, checked);
+            this.verifying = false;
+            if (problem) {
+              opts.log(`neon endpoint (pglite): closing a session of ${this.role}: ${problem}`);
+              this.io.send(errorResponse("FATAL", "42501", guard.failure(problem).message));
+              this.ended = true;
+              this.io.close();
+              break;
+            }
+          }
+          if (out.length && !this.ended) this.io.send(out);
+          if (unitEnded) this.releaseLock();
         }
         if (this.ended) await this.cleanup();
       } catch (err) {
@@ -320,7 +400,7 @@ export async function startPgliteBackend(opts: PgliteBackendOptions): Promise<Ba
         this.holding = true;
       }
       try {
-        await exec(Buffer.concat([SYNC, queryMessage("ROLLBACK"), queryMessage("DISCARD ALL"), RESET_ROLE]));
+        await exec(CLEANUP);
       } finally {
         this.releaseLock();
         this.io.close();
@@ -330,18 +410,34 @@ export async function startPgliteBackend(opts: PgliteBackendOptions): Promise<Ba
 
   return {
     kind: "pglite",
+    guard,
 
     async run(role, messages, syncs) {
       await mutex.acquire(timeoutMs, () => requestTimeoutError(timeoutMs));
       try {
-        const out = await execAs(role, guardRoleChanges(messages), HTTP_TRAILER);
+        if (guard.stopped) throw new BackendRequestError(guard.refusal());
+        const check = guard.check(role);
+        // One call: the request, the identity check, the reset.
+        const out = await execAs(role, guardRoleChanges(messages), Buffer.concat([check, RESET_SESSION]));
         const ends = readyEnds(out);
-        if (ends.length !== syncs) throw new Error("unexpected PGlite reply");
-        // A lone "BEGIN" sent over HTTP must not leave the shared session inside a transaction
-        // (the trailer ran inside it and is undone by the rollback, so it is repeated).
-        if (out[ends.at(-1)! - 1] !== 0x49)
-          await exec(Buffer.concat([queryMessage("ROLLBACK"), HTTP_TRAILER]));
-        return out;
+        if (ends.length !== syncs + 2) throw new Error("unexpected PGlite reply");
+        const reply = out.subarray(0, ends[syncs - 1]);
+        let checked = out.subarray(ends[syncs - 1], ends[syncs]);
+        // A lone "BEGIN" sent over HTTP must not leave the shared session inside a transaction:
+        // the check and the reset ran inside it, so both are repeated after the rollback.
+        if (lastStatus(reply) !== 0x49 || lastStatus(out) !== 0x49 || hasError(out.subarray(ends[syncs]))) {
+          const again = await exec(Buffer.concat([ROLLBACK, check, RESET_SESSION]));
+          const e = readyEnds(again);
+          checked = again.subarray(e[0], e[1]);
+          if (hasError(again.subarray(e[1]))) guard.stop("the shared PGlite session could not be reset");
+        }
+        const problem = verify(role, checked);
+        if (problem) {
+          opts.log(`neon endpoint (pglite): refused a request of ${role}: ${problem}`);
+          await exec(CLEANUP);
+          throw new BackendRequestError(guard.failure(problem));
+        }
+        return reply;
       } finally {
         mutex.release();
       }
@@ -375,4 +471,26 @@ export async function startPgliteBackend(opts: PgliteBackendOptions): Promise<Ba
       await db.close();
     },
   };
+}
+
+/**
+ * (Re)creates the identity check's function (as the superuser, so no client can replace it; a
+ * start also undoes whatever a past escalation did to it) and reads each role's attributes and
+ * memberships now, the baseline.
+ */
+async function installIdentityCheck(
+  db: PGlite,
+  roles: string[],
+): Promise<{ oid: number; baseline: Map<string, string> }> {
+  await db.exec(IDENTITY_FUNCTION);
+  const fn = await db.query<{ oid: number }>(
+    "SELECT $1::pg_catalog.regprocedure::pg_catalog.oid::int AS oid",
+    [IDENTITY_FUNCTION_SIGNATURE],
+  );
+  const baseline = new Map<string, string>();
+  for (const role of roles) {
+    const r = await db.query<{ f: string }>(`SELECT ${fingerprintSql(role)} AS f`);
+    baseline.set(role, r.rows[0]!.f);
+  }
+  return { oid: fn.rows[0]!.oid, baseline };
 }

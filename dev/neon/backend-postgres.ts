@@ -7,39 +7,48 @@
  * written as one buffer and the output is returned as bytes (no typed client in between, no
  * per-row objects, no extra round trips). Like Neon's sql-over-http (which resets a pooled
  * connection's session before reuse since neondatabase/neon#12681), no session state survives a
- * request: every request's write ends with a simple-protocol DISCARD ALL (RESET ALL, DEALLOCATE
- * ALL, CLOSE ALL, UNLISTEN *, advisory unlocks, temp tables, ...) whose reply is consumed here. A
- * request that leaves a transaction open (a lone BEGIN) makes that DISCARD fail; the connection is
- * then rolled back and discarded in one more round trip. A COPY FROM STDIN fails at once (see
- * HTTP_COPY_FAIL), and a request running longer than requestTimeoutMs is cancelled and its socket
- * destroyed, so no request can hold a pooled connection forever.
+ * request: every request's write ends with the identity check (identity-check.ts) and a
+ * simple-protocol DISCARD ALL (RESET ALL, DEALLOCATE ALL, CLOSE ALL, UNLISTEN *, advisory unlocks,
+ * temp tables, ...) whose replies are consumed here. A request that leaves a transaction open (a
+ * lone BEGIN) makes that DISCARD fail; the connection is then rolled back, checked and discarded
+ * in one more round trip. A connection that fails its check is dropped and the request answered
+ * with the check's error. A COPY FROM STDIN fails at once (see HTTP_COPY_FAIL), and a request
+ * running longer than requestTimeoutMs is cancelled and its socket destroyed, so no request can
+ * hold a pooled connection forever.
+ *
+ * WebSocket sessions get a connection of their own, also as the client's role, bridged message by
+ * message (CheckedBridge): the identity check runs after the startup and after every unit of work
+ * that leaves the session idle, and FunctionCall messages are refused, as on PGlite.
  */
 import net from "node:net";
 import pg from "pg";
 import {
   type Backend,
+  BackendRequestError,
   DEFAULT_REQUEST_TIMEOUT_MS,
   ownerRole,
   requestTimeoutError,
   type Session,
   type SessionIO,
 } from "./backend";
+import { type CheckReply, checkQuery, fingerprintSql, IdentityGuard, replyOfQuery } from "./identity-check";
 import {
   cancelRequest,
+  completeMessages,
+  decodeSegments,
   errorResponse,
   findKeyData,
-  hasError,
   queryMessage,
   quoteIdent,
   ReadyCounter,
   startupMessage,
   TERMINATE,
 } from "./protocol";
+import { FUNCTION_CALL_REFUSAL } from "./role-guard";
 
-/** Appended to every HTTP request's write: resets the session before the socket is reused. */
+/** Appended to every HTTP request's write (after the identity check): resets the session before reuse. */
 const DISCARD_ALL = queryMessage("DISCARD ALL");
-/** When the request left a transaction open, DISCARD ALL failed inside it: end it and reset again. */
-const ROLLBACK_DISCARD = Buffer.concat([queryMessage("ROLLBACK"), DISCARD_ALL]);
+const ROLLBACK = queryMessage("ROLLBACK");
 
 interface Target {
   host: string;
@@ -154,21 +163,22 @@ class RawConnection {
   }
 
   /**
-   * Runs a request (holding `syncs` Syncs/Queries) followed, in the same write, by DISCARD ALL,
-   * and returns the request's output only. If the session could not be reset (the request left
-   * a transaction open), rolls back and resets it; if that fails too, the connection is dropped.
+   * Runs a request (holding `syncs` Syncs/Queries) followed, in the same write, by `check` (the
+   * identity check) and DISCARD ALL; returns the request's output and the check's reply. If the
+   * session could not be reset (the request left a transaction open), rolls back, checks and
+   * resets it again; if that fails too, the connection is dropped.
    */
-  async exec(messages: Buffer, syncs: number): Promise<Buffer> {
-    const out = await this.exchange(Buffer.concat([messages, DISCARD_ALL]), syncs + 1, syncs);
+  async exec(messages: Buffer, syncs: number, check: Buffer): Promise<{ out: Buffer; checked: CheckReply }> {
+    const out = await this.exchange(Buffer.concat([messages, check, DISCARD_ALL]), syncs + 2, syncs);
     const end = this.counter.markEnd;
     if (end < 0) throw new Error("unexpected backend reply");
-    const tail = out.subarray(end);
-    if (this.counter.lastStatus !== 0x49 || hasError(tail)) {
-      const again = await this.exchange(ROLLBACK_DISCARD, 2, 1);
-      if (this.counter.lastStatus !== 0x49 || hasError(again.subarray(this.counter.markEnd)))
-        this.destroy(true);
+    let tail = decodeSegments(out.subarray(end));
+    if (this.counter.lastStatus !== 0x49 || tail.some((seg) => seg.error)) {
+      const again = await this.exchange(Buffer.concat([ROLLBACK, check, DISCARD_ALL]), 3, 1);
+      tail = decodeSegments(again.subarray(this.counter.markEnd));
+      if (this.counter.lastStatus !== 0x49 || tail.some((seg) => seg.error)) this.destroy(true);
     }
-    return out.subarray(0, end);
+    return { out: out.subarray(0, end), checked: replyOfQuery(tail[0]) };
   }
 
   /** The exchange took too long: cancel the backend's query and drop the socket. */
@@ -203,6 +213,7 @@ class RawPool {
     private readonly user: string,
     private readonly database: string,
     private readonly max: number,
+    private readonly guard: IdentityGuard,
   ) {}
 
   /** A live idle connection, if any (dead ones found on the way give back their slots). */
@@ -262,7 +273,13 @@ class RawPool {
   private async runOn(c: RawConnection, messages: Buffer, syncs: number): Promise<Buffer> {
     this.busy.add(c);
     try {
-      return await c.exec(messages, syncs);
+      const { out, checked } = await c.exec(messages, syncs, this.guard.check(this.user));
+      const problem = this.guard.verify(this.user, checked);
+      if (problem) {
+        c.destroy(true); // closing the connection ends whatever it held
+        throw new BackendRequestError(this.guard.failure(problem));
+      }
+      return out;
     } finally {
       this.busy.delete(c);
       this.release(c);
@@ -299,8 +316,13 @@ function isDuplicate(err: unknown): boolean {
   return code === "42710" || code === "42P04" || code === "23505" || code === "XX000";
 }
 
-/** Creates the roles and the database if missing. Idempotent and safe to run concurrently. */
-async function provision(opts: PostgresBackendOptions): Promise<void> {
+/**
+ * Creates the roles and the database if missing, and returns each role's attributes and
+ * memberships once provisioned (the identity check's baseline). Idempotent and safe to run
+ * concurrently: whatever another start changes, this one has changed already.
+ */
+async function provision(opts: PostgresBackendOptions): Promise<Map<string, string>> {
+  const baseline = new Map<string, string>();
   const admin = new pg.Client({ connectionString: opts.postgresUrl });
   await admin.connect();
   try {
@@ -346,20 +368,26 @@ async function provision(opts: PostgresBackendOptions): Promise<void> {
     await inDb.query("CREATE EXTENSION IF NOT EXISTS pg_stat_statements").catch((err: Error) => {
       if (!isDuplicate(err)) opts.log(`neon endpoint: pg_stat_statements unavailable: ${err.message}`);
     });
+    // In the database itself: its owner is a member of pg_database_owner there only.
+    for (const role of Object.keys(opts.roles)) {
+      const r = await inDb.query<{ f: string }>(`SELECT ${fingerprintSql(role)} AS f`);
+      baseline.set(role, r.rows[0]!.f);
+    }
   } finally {
     await inDb.end();
   }
+  return baseline;
 }
 
 export async function startPostgresBackend(opts: PostgresBackendOptions): Promise<Backend> {
-  await provision(opts);
+  const guard = new IdentityGuard(await provision(opts), checkQuery, false, opts.log);
   const url = new URL(opts.postgresUrl);
   const target: Target = {
     host: decodeURIComponent(url.hostname || url.searchParams.get("host") || "127.0.0.1"),
     port: Number(url.port || 5432),
   };
   const pools = new Map<string, RawPool>();
-  const sessions = new Set<net.Socket>();
+  const sessions = new Set<CheckedBridge>();
   const timeoutMs = opts.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
   // One sweeper instead of a timer per request.
   const sweeper = setInterval(
@@ -370,11 +398,15 @@ export async function startPostgresBackend(opts: PostgresBackendOptions): Promis
     Math.min(1000, Math.max(10, timeoutMs / 4)),
   );
   sweeper.unref();
+  guard.onStop(() => {
+    for (const s of sessions) s.refuse(guard.refusal().message);
+    for (const p of pools.values()) p.close();
+  });
 
   function pool(role: string): RawPool {
     let p = pools.get(role);
     if (!p) {
-      p = new RawPool(target, role, opts.database, opts.poolSize);
+      p = new RawPool(target, role, opts.database, opts.poolSize, guard);
       pools.set(role, p);
     }
     return p;
@@ -382,47 +414,21 @@ export async function startPostgresBackend(opts: PostgresBackendOptions): Promis
 
   return {
     kind: "postgres",
-    run: (role, messages, syncs) => pool(role).run(messages, syncs),
+    guard,
+    run(role, messages, syncs) {
+      if (guard.stopped) return Promise.reject(new BackendRequestError(guard.refusal()));
+      return pool(role).run(messages, syncs);
+    },
 
     openSession(role, database, startupParams, io: SessionIO): Session {
-      const socket = connectSocket(target);
-      sessions.add(socket);
-      let authed = false;
-      let head: Buffer = Buffer.alloc(0);
-      socket.on("data", (chunk: Buffer) => {
-        if (authed) {
-          io.send(chunk);
-          return;
-        }
-        // Check the backend accepted the role before passing anything through.
-        head = head.length ? Buffer.concat([head, chunk]) : chunk;
-        if (head.length < 5 || head.length < 1 + head.readInt32BE(1)) return;
-        const problem = checkAuthOk(head);
-        if (problem) {
-          io.send(errorResponse("FATAL", "08006", problem));
-          io.close();
-          socket.destroy();
-          return;
-        }
-        authed = true;
-        io.send(head);
-      });
-      socket.on("error", () => io.close());
-      socket.on("close", () => {
-        sessions.delete(socket);
-        io.close();
-      });
+      const bridge = new CheckedBridge(connectSocket(target), role, guard, io, opts.log, () =>
+        sessions.delete(bridge),
+      );
+      sessions.add(bridge);
       // The client's own parameters (application_name, options, ...) go through; user and
       // database are the checked ones.
-      socket.write(startupMessage({ ...startupParams, user: role, database }));
-      return {
-        write: (data) => {
-          if (!socket.destroyed) socket.write(data);
-        },
-        end: () => {
-          if (!socket.destroyed) socket.end(TERMINATE);
-        },
-      };
+      bridge.start(startupMessage({ ...startupParams, user: role, database }));
+      return bridge;
     },
 
     async close() {
@@ -431,4 +437,172 @@ export async function startPostgresBackend(opts: PostgresBackendOptions): Promis
       for (const s of sessions) s.destroy();
     },
   };
+}
+
+/**
+ * A WebSocket session's own connection to the server, as the client's role, relayed message by
+ * message so the identity check can run on it. After the startup and after every unit of work
+ * that leaves the session idle — every Sync, Query and FunctionCall sent has its ReadyForQuery
+ * back, with status 'I', and no extended-protocol sequence is half sent — the bridge sends CHECK,
+ * holds the client's next messages until its reply is in, and keeps that reply from the client
+ * (but for notifications). A session that fails is told why (FATAL) and closed; closing the
+ * connection rolls back whatever it held. The client's output is relayed as it streams: on
+ * PostgreSQL the server itself decides what a role may do, and the check keeps a changed session
+ * from being used any further. FunctionCall messages are replaced by FUNCTION_CALL_REFUSAL.
+ */
+class CheckedBridge implements Session {
+  private authed = false;
+  private head: Buffer = Buffer.alloc(0);
+  /** Client bytes not yet relayed: an incomplete message, or all of them while a check runs. */
+  private inbox: Buffer = Buffer.alloc(0);
+  /** ReadyForQuery messages the server owes for what was relayed (the startup's counts). */
+  private sent = 1;
+  /** Counts the relayed server output's ReadyForQuery messages. */
+  private readonly counter = new ReadyCounter();
+  /** counter.seen when the last check started: a unit of work ended since when it is below. */
+  private checkedAt = 0;
+  /** A Parse/Bind/Execute/... went out without its Sync yet. */
+  private midUnit = false;
+  private checking = false;
+  private readonly checkCounter = new ReadyCounter();
+  private checkReply: Buffer[] = [];
+  private closed = false;
+
+  constructor(
+    private readonly socket: net.Socket,
+    private readonly role: string,
+    private readonly guard: IdentityGuard,
+    private readonly io: SessionIO,
+    private readonly log: (line: string) => void,
+    private readonly onGone: () => void,
+  ) {
+    socket.on("data", (chunk: Buffer) => this.fromServer(chunk));
+    socket.on("error", () => this.destroy());
+    socket.on("close", () => this.destroy());
+  }
+
+  start(startup: Buffer): void {
+    this.socket.write(startup);
+  }
+
+  write(data: Buffer): void {
+    this.inbox = this.inbox.length ? Buffer.concat([this.inbox, data]) : data;
+    this.relayClient();
+  }
+
+  end(): void {
+    if (!this.socket.destroyed) this.socket.end(TERMINATE);
+  }
+
+  /** Tells the client why (FATAL) and closes. */
+  refuse(message: string, code = "57P03"): void {
+    if (this.closed) return;
+    this.io.send(errorResponse("FATAL", code, message));
+    this.destroy();
+  }
+
+  destroy(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.socket.destroy();
+    this.io.close();
+    this.onGone();
+  }
+
+  /** Relays the complete client messages in the inbox, counting units of work; refuses FunctionCall. */
+  private relayClient(): void {
+    // Nothing goes through before the check after the startup has passed.
+    if (!this.authed || this.checking || this.checkedAt === 0 || this.closed) return;
+    const { starts, end } = completeMessages(this.inbox);
+    if (!starts.length) return;
+    let out = this.inbox.subarray(0, end);
+    this.inbox = this.inbox.subarray(end);
+    let parts: Buffer[] | null = null;
+    let copied = 0;
+    for (const at of starts) {
+      const type = out[at]!;
+      if (type === 0x53 || type === 0x51 || type === 0x46) {
+        this.sent++;
+        this.midUnit = false;
+      } else if (type !== 0x58 && type !== 0x64 && type !== 0x63 && type !== 0x66) {
+        // Anything but Terminate and COPY data/done/fail is part of an extended-protocol sequence.
+        this.midUnit = true;
+      }
+      if (type === 0x46) {
+        parts ??= [];
+        parts.push(out.subarray(copied, at), FUNCTION_CALL_REFUSAL);
+        copied = at + 1 + out.readInt32BE(at + 1);
+      }
+    }
+    if (parts) {
+      parts.push(out.subarray(copied));
+      out = Buffer.concat(parts);
+    }
+    this.socket.write(out);
+  }
+
+  private fromServer(chunk: Buffer): void {
+    if (this.closed) return;
+    if (!this.authed) {
+      // Check the server accepted the role before passing anything through.
+      this.head = this.head.length ? Buffer.concat([this.head, chunk]) : chunk;
+      if (this.head.length < 5 || this.head.length < 1 + this.head.readInt32BE(1)) return;
+      const problem = checkAuthOk(this.head);
+      if (problem) {
+        this.refuse(problem, "08006");
+        return;
+      }
+      this.authed = true;
+      chunk = this.head;
+      this.head = Buffer.alloc(0);
+    }
+    if (this.checking) {
+      this.collectCheck(chunk);
+      return;
+    }
+    this.counter.feed(chunk);
+    this.io.send(chunk);
+    if (
+      this.counter.seen === this.sent &&
+      this.counter.seen > this.checkedAt &&
+      this.counter.lastStatus === 0x49 &&
+      !this.midUnit
+    ) {
+      this.checking = true;
+      this.checkedAt = this.counter.seen;
+      this.checkCounter.reset();
+      this.checkCounter.mark = 1;
+      this.checkReply = [];
+      this.socket.write(this.guard.check(this.role));
+    }
+  }
+
+  private collectCheck(chunk: Buffer): void {
+    this.checkReply.push(chunk);
+    this.checkCounter.feed(chunk);
+    if (this.checkCounter.seen < 1) return;
+    const all = Buffer.concat(this.checkReply);
+    const reply = all.subarray(0, this.checkCounter.markEnd);
+    const after = all.subarray(this.checkCounter.markEnd);
+    this.checking = false;
+    const problem = this.guard.verify(this.role, replyOfQuery(decodeSegments(reply)[0]));
+    if (problem) {
+      this.log(`neon endpoint: closing a session of ${this.role}: ${problem}`);
+      this.refuse(this.guard.failure(problem).message, "42501");
+      return;
+    }
+    const notifications = asyncMessages(reply);
+    if (notifications.length) this.io.send(notifications);
+    if (after.length) this.fromServer(after);
+    this.relayClient();
+  }
+}
+
+/** The NotificationResponse messages in `buf`: they belong to the client even inside a check's reply. */
+function asyncMessages(buf: Buffer): Buffer {
+  const keep: Buffer[] = [];
+  const { starts } = completeMessages(buf);
+  for (const at of starts)
+    if (buf[at] === 0x41) keep.push(buf.subarray(at, at + 1 + buf.readInt32BE(at + 1)));
+  return Buffer.concat(keep);
 }

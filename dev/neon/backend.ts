@@ -1,4 +1,5 @@
 /** What the HTTP and WebSocket front ends need from a database backend (PGlite or PostgreSQL). */
+import type { IdentityGuard } from "./identity-check";
 import type { PgErrorFields } from "./protocol";
 
 /** A backend failure the HTTP client should see as a NeonDbError (HTTP 400), e.g. a timeout. */
@@ -44,9 +45,13 @@ export interface Session {
 
 export interface Backend {
   readonly kind: "pglite" | "postgres";
+  /** Checks every unit of work's identity; once it has stopped, every request is refused. */
+  readonly guard: IdentityGuard;
   /**
    * Runs frontend `messages` as `role` and resolves with the backend's raw output for them, which
-   * holds exactly `syncs` ReadyForQuery messages (one per Sync or simple Query sent).
+   * holds exactly `syncs` ReadyForQuery messages (one per Sync or simple Query sent). Nothing of
+   * the session outlives the call. Rejects with a BackendRequestError if the endpoint has stopped
+   * or the session failed its identity check afterwards (the output is then withheld).
    */
   run(role: string, messages: Buffer, syncs: number): Promise<Buffer>;
   /** Starts a wire-protocol session; the backend sends AuthenticationOk onwards through `io`. */

@@ -22,13 +22,21 @@ import {
   SYNC,
 } from "./protocol";
 
-export const corsHeaders: Record<string, string> = {
-  "Access-Control-Allow-Origin": "*",
+/**
+ * CORS headers for a browser request from `origin`, which the server has already allowed (see
+ * origin-check.ts): the origin is echoed, never "*", so no other page may read the answers.
+ */
+export function corsHeaders(origin: string): Record<string, string> {
+  return { ...CORS_BASE, "Access-Control-Allow-Origin": origin };
+}
+
+const CORS_BASE: Record<string, string> = {
   "Access-Control-Allow-Methods": "POST, OPTIONS",
   "Access-Control-Allow-Headers":
     "Authorization, Content-Type, Neon-Connection-String, Neon-Raw-Text-Output, Neon-Array-Mode, Neon-Pool-Opt-In, Neon-Batch-Read-Only, Neon-Batch-Isolation-Level, Neon-Batch-Deferrable",
   "Access-Control-Expose-Headers": "*",
   "Access-Control-Max-Age": "86400",
+  Vary: "Origin",
 };
 
 const isolationLevels: Record<string, string> = {
@@ -47,12 +55,14 @@ const MAX_BODY = 10 * 1024 * 1024; // Neon's request limit
 const SINGLE_TAIL = Buffer.concat([HTTP_COPY_FAIL, SYNC]);
 
 const jsonHeaders = { "Content-Type": "application/json" };
-const corsJsonHeaders = { ...jsonHeaders, ...corsHeaders };
 
-/** CORS headers only for browser requests (they carry Origin): fewer headers for fetch() to parse. */
-function sendJson(res: ServerResponse, status: number, body: string, cors: boolean): void {
+/**
+ * CORS headers only for browser requests (they carry an Origin, already allowed): fewer headers
+ * for fetch() to parse.
+ */
+function sendJson(res: ServerResponse, status: number, body: string, origin: string | undefined): void {
   res.writeHead(status, {
-    ...(cors ? corsJsonHeaders : jsonHeaders),
+    ...(origin ? { ...jsonHeaders, ...corsHeaders(origin) } : jsonHeaders),
     "Content-Length": Buffer.byteLength(body),
   });
   res.end(body);
@@ -141,7 +151,7 @@ function header(req: IncomingMessage, name: string): string | undefined {
 
 export function createSqlHandler(auth: Authenticator, backend: Backend, log: (line: string) => void) {
   return async function handleSql(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const cors = req.headers.origin !== undefined;
+    const cors = req.headers.origin; // allowed by the server before the request got here
     try {
       const connectionString = header(req, "neon-connection-string");
       if (!connectionString) throw new BadRequest("missing Neon-Connection-String header");

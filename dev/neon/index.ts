@@ -4,7 +4,9 @@
  * batches) and the WebSocket /v1 tunnel for Pool/Client — on one node:http server.
  *
  * Backends: a real PostgreSQL when `postgresUrl` is given (clients run as their own roles), else an
- * embedded PGlite (see backend-pglite.ts for its single-session limits).
+ * embedded PGlite (see backend-pglite.ts for its single-session limits). Browsers are answered
+ * only from the development origins and only under local Host names (origin-check.ts); every unit
+ * of work is checked to have stayed its role (identity-check.ts).
  */
 import http from "node:http";
 import type { AddressInfo } from "node:net";
@@ -15,6 +17,7 @@ import type { Backend } from "./backend";
 import { startPgliteBackend } from "./backend-pglite";
 import { startPostgresBackend } from "./backend-postgres";
 import { corsHeaders, createSqlHandler } from "./http-sql";
+import { requestCheck } from "./origin-check";
 import { handleWebSocket } from "./ws-proxy";
 
 export interface NeonEndpointOptions {
@@ -38,6 +41,17 @@ export interface NeonEndpointOptions {
    * Answered as a 400 NeonDbError with code 57014.
    */
   requestTimeoutMs?: number;
+  /**
+   * Browser origins answered (exact strings or patterns); default http://localhost,
+   * http://127.0.0.1 and http://[::1] on any port. Requests without an Origin (Node, workerd)
+   * are always answered; any other Origin gets 403.
+   */
+  allowedOrigins?: (string | RegExp)[];
+  /**
+   * Host names (no port) accepted in the Host header besides localhost, 127.0.0.1, [::1] and
+   * `hostname`, e.g. a name a container reaches the endpoint by. Others get 403 (DNS rebinding).
+   */
+  allowedHosts?: string[];
   log?: (line: string) => void;
 }
 
@@ -81,7 +95,18 @@ export async function startNeonEndpoint(opts: NeonEndpointOptions = {}): Promise
   const auth = new Authenticator(roles, database);
   const stats = { sqlRequests: 0 };
   const handleSql = createSqlHandler(auth, backend, log);
+  const refusal = requestCheck({
+    allowedOrigins: opts.allowedOrigins,
+    allowedHosts: opts.allowedHosts,
+    listening: hostname,
+  });
   const server = http.createServer({ keepAlive: true, noDelay: true }, (req, res) => {
+    const refused = refusal(req);
+    if (refused) {
+      res.writeHead(403, { "Content-Type": "application/json" }); // and no CORS headers
+      return void res.end(JSON.stringify({ message: refused }));
+    }
+    const origin = req.headers.origin;
     const path = req.url?.split("?")[0];
     if (path === "/sql") {
       if (req.method === "POST") {
@@ -89,15 +114,18 @@ export async function startNeonEndpoint(opts: NeonEndpointOptions = {}): Promise
         return void handleSql(req, res);
       }
       if (req.method === "OPTIONS") {
-        res.writeHead(204, corsHeaders);
+        res.writeHead(204, origin ? corsHeaders(origin) : {});
         return void res.end();
       }
     }
     if (req.method === "GET" && (path === "/" || path === "/health")) {
-      res.writeHead(200, { "Content-Type": "application/json" });
-      return void res.end(JSON.stringify({ ok: true, backend: backend.kind, database }));
+      const stopped = backend.guard.stopped;
+      res.writeHead(stopped ? 503 : 200, { "Content-Type": "application/json" });
+      return void res.end(
+        JSON.stringify({ ok: !stopped, backend: backend.kind, database, stopped: stopped ?? undefined }),
+      );
     }
-    res.writeHead(404, { "Content-Type": "application/json", ...corsHeaders });
+    res.writeHead(404, { "Content-Type": "application/json", ...(origin ? corsHeaders(origin) : {}) });
     res.end(JSON.stringify({ message: "not found" }));
   });
   // Keep-alive sockets from fetch() clients outlive single requests; don't let Node cut them early.
@@ -105,6 +133,14 @@ export async function startNeonEndpoint(opts: NeonEndpointOptions = {}): Promise
 
   const wss = new WebSocketServer({ noServer: true, perMessageDeflate: false });
   server.on("upgrade", (req, socket, head) => {
+    const refused = refusal(req);
+    if (refused) {
+      const body = JSON.stringify({ message: refused });
+      socket.end(
+        `HTTP/1.1 403 Forbidden\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+      );
+      return;
+    }
     const path = req.url?.split("?")[0];
     if (path !== "/v1" && path !== "/v2") {
       socket.destroy();

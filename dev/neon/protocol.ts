@@ -116,6 +116,36 @@ export function extendedQuery(sql: string, params: readonly Param[], tail?: Buff
   return out;
 }
 
+/** FunctionCall ('F'): the function with OID `oid`, text arguments, text result. */
+export function functionCall(oid: number, args: readonly string[]): Buffer {
+  const values = args.map((a) => Buffer.from(a, "utf8"));
+  const body = Buffer.allocUnsafe(4 + 2 + 2 + values.reduce((n, v) => n + 4 + v.length, 0) + 2);
+  let o = body.writeInt32BE(oid, 0);
+  o = body.writeInt16BE(0, o); // no argument format codes: all text
+  o = body.writeInt16BE(values.length, o);
+  for (const v of values) {
+    o = body.writeInt32BE(v.length, o);
+    o += v.copy(body, o);
+  }
+  body.writeInt16BE(0, o); // text result
+  return message("F", body);
+}
+
+/** A FunctionCall's reply: the FunctionCallResponse ('V') value, or the ErrorResponse. */
+export function decodeFunctionResult(buf: Buffer): { value: string | null; error: PgErrorFields | null } {
+  let o = 0;
+  while (o + 5 <= buf.length) {
+    const end = o + 1 + buf.readInt32BE(o + 1);
+    if (buf[o] === 0x45) return { value: null, error: decodeError(buf, o + 5, end) };
+    if (buf[o] === 0x56) {
+      const len = buf.readInt32BE(o + 5);
+      return { value: len < 0 ? null : buf.toString("utf8", o + 9, o + 9 + len), error: null };
+    }
+    o = end;
+  }
+  return { value: null, error: null };
+}
+
 /** Backend message builders used when the endpoint itself plays the server. */
 export function authenticationRequest(code: number): Buffer {
   const body = Buffer.allocUnsafe(4);

@@ -1,19 +1,30 @@
 /**
- * PGlite only: its one session's session user is the superuser, and each unit of client work runs
- * under SET ROLE <client role>. A client that changes the role itself (RESET ROLE, SET ROLE
- * postgres, SET SESSION AUTHORIZATION, set_config('role', ...), DISCARD ALL) would escape to the
- * superuser, so such statements are refused — the owner/app roles never need them. The check reads
- * the SQL text conservatively (case-insensitive, comments and whitespace ignored, with and without
- * regard to string literals) and refuses when in doubt, e.g. set_config with a GUC name that is not
- * a plain literal. It is not a security boundary: SQL that builds the statement at run time (EXECUTE
- * of a concatenated string in a DO block or function) is not caught. On real Postgres none of this
- * applies: the server itself refuses (the session user is the client's role).
+ * The statement check is PGlite only, and only its first line of defence (FUNCTION_CALL_REFUSAL
+ * serves both backends). PGlite's one session has the superuser as its authenticated user; each
+ * unit of client work runs under SET SESSION AUTHORIZATION <client role>, so PostgreSQL itself
+ * refuses SET ROLE postgres (the session user is the client's role), but it lets that session
+ * set session_authorization back to any role, the superuser included.
+ * So statements that could change the session's identity (SET/RESET SESSION AUTHORIZATION,
+ * set_config('session_authorization'|'role', ...), SET/RESET ROLE, DISCARD ALL) are refused with
+ * 42501 before they run, and FunctionCall ('F') messages — a function called by OID, past any
+ * text check — with 0A000 (no Neon client sends them).
+ *
+ * The check reads the SQL text conservatively (case-insensitive, comments and whitespace ignored;
+ * once with regard to string literals, each dollar-quoted body lexed on its own, and once without)
+ * and refuses when in doubt, e.g. set_config with a GUC name that is not a plain literal. It cannot
+ * see SQL assembled at run time (EXECUTE in a DO block or function); what stops that from lasting
+ * is the identity check after every unit of work (identity-check.ts), not this file. On real
+ * PostgreSQL none of this applies: the server refuses (the session user is the client's role).
  */
 import { cstring, message, queryMessage, quoteLiteral } from "./protocol";
 
 const suspicious = /role|authorization|set_config|discard|u&"/i;
 
-/** SQL text with comments removed, string/identifier/dollar-quote aware (dollar quotes kept as "$$"). */
+/**
+ * SQL text with comments removed, string/identifier/dollar-quote aware. A dollar-quoted body is
+ * lexed on its own and kept between " $$ " marks (function bodies hold statements), so nothing in
+ * it — an unclosed comment, a quote — can hide the code after its closing delimiter.
+ */
 function lexed(sql: string): string {
   let out = "";
   let i = 0;
@@ -50,11 +61,12 @@ function lexed(sql: string): string {
       out += sql.slice(i, j + 1);
       i = j + 1;
     } else if (c === "$" && !/[\w$]/.test(sql[i - 1] ?? "")) {
-      // A dollar-quote delimiter: the body is lexed as code too (function bodies hold statements).
       const m = /^\$([A-Za-z_][\w]*)?\$/.exec(sql.slice(i, i + 64));
       if (m) {
-        out += " $$ ";
-        i += m[0].length;
+        const close = sql.indexOf(m[0], i + m[0].length);
+        const bodyEnd = close < 0 ? n : close;
+        out += ` $$ ${lexed(sql.slice(i + m[0].length, bodyEnd))} $$ `;
+        i = close < 0 ? n : close + m[0].length;
       } else {
         out += c;
         i++;
@@ -72,8 +84,12 @@ function naive(sql: string): string {
   return sql.replace(/\/\*[\s\S]*?\*\//g, " ").replace(/--[^\n]*/g, " ");
 }
 
-const setRole =
-  /\b(re)?set\s+(?:(?:session|local)\s+)?("?role"?|"?session_authorization"?|session\s+authorization|u&")(?![\w$])/g;
+/** Between two words of SET: whitespace, or nothing before a quoted identifier (SET"role"). */
+const gap = String.raw`(?:\s+|\s*(?="))`;
+const setRole = new RegExp(
+  String.raw`\b(re)?set${gap}(?:(?:session|local)${gap})?("?role"?|"?session_authorization"?|session\s+authorization|u&")(?![\w$])`,
+  "g",
+);
 /** Just before "set": an UPDATE's SET clause (a column named role), not the SET command. */
 const updateSet =
   /\bupdate\s+(?:only\s+)?(?:(?:"[^"]*"|[\w$]+)\.)*(?:"[^"]*"|[\w$]+)\s*\*?(?:\s+(?:as\s+)?(?:"[^"]*"|[\w$]+))?\s*$|\bupdate\s*$/;
@@ -115,15 +131,29 @@ export function roleChangeIn(sql: string): string | null {
   return check(lexed(sql)) ?? check(naive(sql));
 }
 
-/** SQL that fails in the backend itself with Postgres' permission error (so transactions abort as usual). */
-function refusal(message: string): string {
-  return `DO $neon_refuse$ BEGIN RAISE EXCEPTION USING ERRCODE = '42501', MESSAGE = ${quoteLiteral(message)}; END $neon_refuse$`;
+/** SQL that fails in the backend itself with `code` (so transactions abort as usual). */
+function refusal(message: string, code = "42501"): string {
+  return `DO $neon_refuse$ BEGIN RAISE EXCEPTION USING ERRCODE = '${code}', MESSAGE = ${quoteLiteral(message)}; END $neon_refuse$`;
 }
 
 /**
+ * What a FunctionCall ('F') message is replaced with, on both backends: a Query that fails with
+ * 0A000. Like 'F' it is answered with one ReadyForQuery, and the backend skips it like 'F' after
+ * an extended-protocol error. Neon's clients never send 'F'; refusing it means no function runs
+ * by OID, unseen by the statement check.
+ */
+export const FUNCTION_CALL_REFUSAL = queryMessage(
+  refusal(
+    "FunctionCall messages are not supported by the local Neon endpoint: call the function in a query (SELECT f(...))",
+    "0A000",
+  ),
+);
+
+/**
  * Frontend messages with every Query/Parse whose SQL could change the role replaced by one that
- * raises 42501. A replaced Parse declares as many text parameters as the original SQL references,
- * so the client's Bind still matches. Returns `buf` itself when nothing is replaced.
+ * raises 42501, and every FunctionCall by FUNCTION_CALL_REFUSAL. A replaced Parse declares as many
+ * text parameters as the original SQL references, so the client's Bind still matches. Returns
+ * `buf` itself when nothing is replaced.
  */
 export function guardRoleChanges(buf: Buffer): Buffer {
   let o = 0;
@@ -133,7 +163,11 @@ export function guardRoleChanges(buf: Buffer): Buffer {
     const type = buf[o]!;
     const end = o + 1 + buf.readInt32BE(o + 1);
     if (end > buf.length) break;
-    if (type === 0x51 || type === 0x50) {
+    if (type === 0x46) {
+      parts ??= [];
+      parts.push(buf.subarray(copied, o), FUNCTION_CALL_REFUSAL);
+      copied = end;
+    } else if (type === 0x51 || type === 0x50) {
       let p = o + 5;
       let name = "";
       if (type === 0x50) {

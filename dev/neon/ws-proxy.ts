@@ -76,6 +76,7 @@ export function handleWebSocket(
         if (!result.ok) {
           return fail(result.error.severity ?? "FATAL", result.error.code ?? "28P01", result.error.message);
         }
+        if (backend.guard.stopped) return fail("FATAL", "57P03", backend.guard.refusal().message);
         stage = "open";
         const { user: _u, database: _d, ...rest } = params;
         session = backend.openSession(result.role, result.database, rest, { send, close });

@@ -1,8 +1,18 @@
 import { createHash } from "node:crypto";
 import { type DeliveryResponse, deliver } from "./deliver";
-import { bodyFields, compact, labelFields, randomId, specFields } from "./payload";
+import { FlowControls } from "./flow-control";
+import {
+  bodyFields,
+  compact,
+  labelFields,
+  randomId,
+  shownBodyFields,
+  shownHeader,
+  specFields,
+} from "./payload";
 import { signDelivery } from "./sign";
-import { DEFAULT_RETRIES, type PublishSpec } from "./spec";
+import { DEFAULT_RETRIES, isHttpUrl, type PublishSpec } from "./spec";
+import { UrlGroups } from "./url-groups";
 
 export interface EngineOptions {
   currentSigningKey: string;
@@ -27,6 +37,9 @@ interface StoredMessage {
   retried: number;
   scheduleId?: string;
   queueName?: string;
+  /** The URL group (QStash's topic) it was published to, and the endpoint's name there. */
+  topicName?: string;
+  endpointName?: string;
   /** Set while an attempt runs: at most one attempt per message at a time. */
   inFlight?: AbortController;
   /** A queued message holds its queue slot from its first attempt until it is done. */
@@ -71,6 +84,17 @@ export interface PublishResult {
   deduplicated?: boolean;
 }
 
+export interface PublishExtra {
+  scheduleId?: string;
+  queueName?: string;
+  isCallback?: boolean;
+  topicName?: string;
+  endpointName?: string;
+}
+
+/** A publish to a name that is neither a URL nor a known URL group. */
+export class UnknownDestinationError extends Error {}
+
 /** Filters of the bulk and list endpoints (query parameters, all optional). */
 export type Filter = URLSearchParams;
 
@@ -86,6 +110,8 @@ export class QStashEngine {
   private readonly dedup = new Map<string, { messageId: string; expiresAt: number }>();
   private readonly events: EventRecord[] = [];
   private readonly queues = new Map<string, QueueRecord>();
+  readonly flowControls = new FlowControls();
+  readonly urlGroups = new UrlGroups();
   private readonly timers = new Set<NodeJS.Timeout>();
   private readonly idleWaiters = new Set<{ resolve: () => void; reject: (error: Error) => void }>();
   private seq = 0;
@@ -101,13 +127,23 @@ export class QStashEngine {
 
   // --- publishing -------------------------------------------------------------------------
 
-  publish(
-    url: string,
+  /** A publish to a URL (one result) or to a URL group (one message per endpoint, an array). */
+  publishTo(
+    destination: string,
     spec: PublishSpec,
-    extra: { scheduleId?: string; queueName?: string; isCallback?: boolean } = {},
-  ): PublishResult {
+    extra: PublishExtra = {},
+  ): PublishResult | PublishResult[] {
+    if (isHttpUrl(destination)) return this.publish(destination, spec, extra);
+    const group = this.urlGroups.get(destination);
+    if (!group) throw new UnknownDestinationError(`url group ${destination} not found`);
+    return group.endpoints.map((endpoint) =>
+      this.publish(endpoint.url, spec, { ...extra, topicName: group.name, endpointName: endpoint.name }),
+    );
+  }
+
+  publish(url: string, spec: PublishSpec, extra: PublishExtra = {}): PublishResult {
     const now = this.now;
-    const dedupKey = this.dedupKey(url, spec);
+    const dedupKey = this.dedupKey(url, spec, extra.topicName);
     if (dedupKey !== undefined) {
       const previous = this.dedup.get(dedupKey);
       if (previous && previous.expiresAt > now) {
@@ -126,6 +162,8 @@ export class QStashEngine {
       retried: 0,
       scheduleId: extra.scheduleId,
       queueName: extra.queueName,
+      topicName: extra.topicName,
+      endpointName: extra.endpointName,
       started: false,
       cancelled: false,
       isCallback: extra.isCallback ?? false,
@@ -137,14 +175,19 @@ export class QStashEngine {
       this.pruneDedup(now);
       this.dedup.set(dedupKey, { messageId: message.messageId, expiresAt: now + DEDUP_WINDOW_MS });
     }
+    this.flowControls.configure(spec);
     this.messages.set(message.messageId, message);
     this.record("CREATED", message);
     this.schedulePump(message.dueAt - now);
     return { messageId: message.messageId, url };
   }
 
-  private dedupKey(url: string, spec: PublishSpec): string | undefined {
-    if (spec.deduplicationId !== undefined) return `id:${spec.deduplicationId}`;
+  private dedupKey(url: string, spec: PublishSpec, topicName?: string): string | undefined {
+    // A URL group's endpoints share the publish's id: each is deduplicated on its own.
+    if (spec.deduplicationId !== undefined)
+      return topicName === undefined
+        ? `id:${spec.deduplicationId}`
+        : `topic:${topicName}\n${url}\n${spec.deduplicationId}`;
     if (!spec.contentBasedDeduplication) return undefined;
     const hash = createHash("sha256");
     hash.update(`${url}\n${spec.method}\n`);
@@ -166,6 +209,7 @@ export class QStashEngine {
     const now = this.now;
     const queueSlots = new Map<string, number>();
     const flowSlots = new Map<string, number>();
+    const rateWaits = new Set<string>();
     for (const message of this.messages.values()) {
       if (message.queueName !== undefined && message.started) {
         queueSlots.set(message.queueName, (queueSlots.get(message.queueName) ?? 0) + 1);
@@ -182,9 +226,20 @@ export class QStashEngine {
         queueSlots.set(message.queueName, used + 1);
       }
       const key = message.spec.flowControlKey;
-      if (key !== undefined && message.spec.parallelism !== undefined) {
+      const control = key === undefined ? undefined : this.flowControls.get(key);
+      if (key !== undefined && control) {
+        if (control.paused) continue;
         const used = flowSlots.get(key) ?? 0;
-        if (used >= message.spec.parallelism) continue;
+        const { parallelism } = this.flowControls.limits(control);
+        if (parallelism !== undefined && used >= parallelism) continue;
+        const wait = this.flowControls.rateWait(control, now);
+        if (wait > 0) {
+          // The key's rate is spent for this period: look again when it ends.
+          if (!rateWaits.has(key)) this.schedulePump(wait);
+          rateWaits.add(key);
+          continue;
+        }
+        this.flowControls.take(control, now);
         flowSlots.set(key, used + 1);
       }
       void this.attempt(message);
@@ -303,6 +358,8 @@ export class QStashEngine {
       notBefore: source.notBefore,
       createdAt: source.createdAt,
       scheduleId: source.scheduleId,
+      topicName: source.topicName,
+      endpointName: source.endpointName,
       callerIP: "127.0.0.1",
     });
     const spec: PublishSpec = {
@@ -423,7 +480,12 @@ export class QStashEngine {
           delayMs: undefined,
           notBefore: undefined,
         },
-        { scheduleId: entry.message.scheduleId, queueName: entry.message.queueName },
+        {
+          scheduleId: entry.message.scheduleId,
+          queueName: entry.message.queueName,
+          topicName: entry.message.topicName,
+          endpointName: entry.message.endpointName,
+        },
       );
     });
     return { responses, cursor: page.cursor };
@@ -473,11 +535,16 @@ export class QStashEngine {
           error: event.error,
           responseStatus: event.responseStatus,
           header: Object.fromEntries(
-            Object.entries(event.message.spec.header).map(([name, values]) => [name, values.join(",")]),
+            Object.entries(shownHeader(event.message.spec.header, event.message.spec.redact)).map(
+              ([name, values]) => [name, values.join(",")],
+            ),
           ),
-          ...bodyFields(event.message.spec.body),
+          ...shownBodyFields(event.message.spec.body, event.message.spec.redact),
           scheduleId: event.message.scheduleId,
           queueName: event.message.queueName,
+          topicName: event.message.topicName,
+          endpointName: event.message.endpointName,
+          flowControlKey: event.message.spec.flowControlKey,
           ...labelFields(event.message.spec.labels),
         }),
       ),
@@ -515,6 +582,44 @@ export class QStashEngine {
 
   deleteQueue(name: string): boolean {
     return this.queues.delete(name);
+  }
+
+  // --- flow control -----------------------------------------------------------------------
+
+  private flowUsage(key: string): { active: number; waiting: number } {
+    const now = this.now;
+    let active = 0;
+    let waiting = 0;
+    for (const message of this.messages.values()) {
+      if (message.spec.flowControlKey !== key || message.cancelled) continue;
+      if (message.inFlight) active += 1;
+      else if (message.dueAt <= now) waiting += 1;
+    }
+    return { active, waiting };
+  }
+
+  getFlowControl(key: string): Record<string, unknown> | undefined {
+    const record = this.flowControls.get(key);
+    return record && this.flowControls.info(record, this.flowUsage(key), this.now);
+  }
+
+  listFlowControls(search: string | null): Record<string, unknown>[] {
+    return this.flowControls
+      .all()
+      .filter((record) => !search || record.key.includes(search))
+      .map((record) => this.flowControls.info(record, this.flowUsage(record.key), this.now));
+  }
+
+  /** Pausing holds every delivery of the key (new ones too) until it is resumed. */
+  setFlowControlPaused(key: string, paused: boolean): void {
+    this.flowControls.ensure(key).paused = paused;
+    this.schedulePump(0);
+  }
+
+  get activeCount(): number {
+    let active = 0;
+    for (const message of this.messages.values()) if (message.inFlight) active += 1;
+    return active;
   }
 
   // --- lifecycle --------------------------------------------------------------------------
@@ -600,8 +705,13 @@ function matchesFilter(message: StoredMessage, filter: Filter, time?: number): b
     anyOf("scheduleId", message.scheduleId) &&
     anyOf("queueName", message.queueName) &&
     anyOf("flowControlKey", message.spec.flowControlKey) &&
+    anyOf("topicName", message.topicName) &&
+    anyOf("urlGroup", message.topicName) &&
+    anyOf("endpointName", message.endpointName) &&
+    anyOf("callerIp", "127.0.0.1") &&
     (filter.getAll("label").length === 0 || message.spec.labels.some((label) => anyOf("label", label))) &&
-    (!filter.get("host") || new URL(message.url).host === filter.get("host")) &&
+    anyOf("host", new URL(message.url).host) &&
+    anyOf("path", new URL(message.url).pathname) &&
     (from === null || at >= Number(from)) &&
     (to === null || at <= Number(to))
   );
@@ -617,6 +727,8 @@ export function messagePayload(message: StoredMessage): Record<string, unknown> 
     createdAt: message.createdAt,
     queueName: message.queueName,
     scheduleId: message.scheduleId,
+    topicName: message.topicName,
+    endpointName: message.endpointName,
   });
 }
 

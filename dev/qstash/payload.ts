@@ -1,6 +1,7 @@
 /** Shapes of the JSON QStash returns, built from our records. Fields that do not apply are
  * omitted, as QStash's Go server omits empty fields. */
-import type { PublishSpec } from "./spec";
+import { createHash } from "node:crypto";
+import type { PublishSpec, Redaction } from "./spec";
 
 const strictUtf8 = new TextDecoder("utf-8", { fatal: true });
 
@@ -19,18 +20,46 @@ export function labelFields(labels: string[]): { label?: string; labels?: string
   return { label: labels[0], labels: labels.length > 0 ? labels : undefined };
 }
 
+/** How QStash shows a redacted value: REDACTED:<sha256 of the value>. */
+export function redacted(value: string | Buffer): string {
+  return `REDACTED:${createHash("sha256").update(value).digest("hex")}`;
+}
+
+/** The headers as the API shows them: redacted ones (all, or those named) as REDACTED:<sha256>. */
+export function shownHeader(
+  header: Record<string, string[]>,
+  redaction: Redaction | undefined,
+): Record<string, string[]> {
+  if (!redaction || (!redaction.header && redaction.headers.length === 0)) return header;
+  const hidden = new Set(redaction.headers.map((name) => name.toLowerCase()));
+  return Object.fromEntries(
+    Object.entries(header).map(([name, values]) => [
+      name,
+      redaction.header || hidden.has(name.toLowerCase()) ? values.map(redacted) : values,
+    ]),
+  );
+}
+
+/** `bodyFields` of a published body, redacted if asked. */
+export function shownBodyFields(body: Buffer, redaction: Redaction | undefined): Record<string, string> {
+  if (redaction?.body && body.length > 0) return { body: redacted(body) };
+  return bodyFields(body);
+}
+
 /** The fields a message and a schedule both report from what was published. */
 export function specFields(spec: PublishSpec): Record<string, unknown> {
   return {
     method: spec.method,
-    header: spec.header,
-    ...bodyFields(spec.body),
+    header: shownHeader(spec.header, spec.redact),
+    ...shownBodyFields(spec.body, spec.redact),
     retryDelayExpression: spec.retryDelayExpression,
     callback: spec.callback,
     failureCallback: spec.failureCallback,
     callerIp: "127.0.0.1",
     flowControlKey: spec.flowControlKey,
     parallelism: spec.parallelism,
+    rate: spec.rate,
+    period: spec.rate === undefined ? undefined : Math.round((spec.periodMs ?? 1000) / 1000),
     ...labelFields(spec.labels),
   };
 }

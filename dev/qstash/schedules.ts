@@ -1,5 +1,5 @@
 import { Cron } from "croner";
-import type { QStashEngine } from "./engine";
+import { type PublishResult, type QStashEngine, UnknownDestinationError } from "./engine";
 import { compact, randomId, specFields } from "./payload";
 import { type PublishSpec, SpecError } from "./spec";
 
@@ -92,12 +92,21 @@ export class ScheduleStore {
     for (const schedule of this.schedules.values()) {
       if (schedule.isPaused || schedule.nextScheduleTime === undefined || schedule.nextScheduleTime > now)
         continue;
-      const { messageId } = this.engine.publish(schedule.destination, schedule.spec, {
-        scheduleId: schedule.scheduleId,
-        queueName: schedule.spec.queueName,
-      });
+      let published: PublishResult[] = [];
+      try {
+        const result = this.engine.publishTo(schedule.destination, schedule.spec, {
+          scheduleId: schedule.scheduleId,
+          queueName: schedule.spec.queueName,
+        });
+        published = Array.isArray(result) ? result : [result];
+      } catch (error) {
+        // A URL group deleted after the schedule was made: this run publishes nothing.
+        if (!(error instanceof UnknownDestinationError)) throw error;
+      }
       schedule.lastScheduleTime = schedule.nextScheduleTime;
-      schedule.lastScheduleStates = { [messageId]: "IN_PROGRESS" };
+      schedule.lastScheduleStates = Object.fromEntries(
+        published.map(({ messageId }) => [messageId, "IN_PROGRESS" as const]),
+      );
       schedule.nextScheduleTime = schedule.timer.nextRun(new Date(now))?.getTime();
     }
   }

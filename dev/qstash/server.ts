@@ -1,5 +1,5 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
-import type { QStashEngine } from "./engine";
+import { type QStashEngine, UnknownDestinationError } from "./engine";
 import type { ScheduleStore } from "./schedules";
 import { headerMap, isHttpUrl, type PublishSpec, parsePublishSpec, SpecError } from "./spec";
 
@@ -32,7 +32,9 @@ export function createHandler(ctx: RouterContext) {
           ? error.status
           : error instanceof SpecError || error instanceof URIError
             ? 400
-            : 500;
+            : error instanceof UnknownDestinationError
+              ? 404
+              : 500;
       const message = status === 500 ? "internal error" : (error as Error).message;
       if (status === 500) console.error("qstash emulator:", error);
       if (!res.headersSent) send(res, status, { error: message });
@@ -50,7 +52,7 @@ async function route(ctx: RouterContext, req: IncomingMessage, res: ServerRespon
   // Publish-like routes carry the destination URL, query included, as the rest of the raw path.
   if (method === "POST" && raw.startsWith("/v2/publish/")) {
     const destination = parseDestination(raw.slice("/v2/publish/".length));
-    return send(res, 201, ctx.engine.publish(destination, await readSpec(req)));
+    return send(res, 201, ctx.engine.publishTo(destination, await readSpec(req)));
   }
   if (method === "POST" && raw.startsWith("/v2/enqueue/")) {
     const rest = raw.slice("/v2/enqueue/".length);
@@ -58,7 +60,7 @@ async function route(ctx: RouterContext, req: IncomingMessage, res: ServerRespon
     if (slash <= 0) throw new HttpError(400, "queue name and destination are required");
     const queueName = decodeURIComponent(rest.slice(0, slash));
     const destination = parseDestination(rest.slice(slash + 1));
-    return send(res, 201, ctx.engine.publish(destination, await readSpec(req), { queueName }));
+    return send(res, 201, ctx.engine.publishTo(destination, await readSpec(req), { queueName }));
   }
   if (method === "POST" && /^\/v2\/schedules\/(https?:|https?%3A)/i.test(raw)) {
     const destination = parseDestination(raw.slice("/v2/schedules/".length));
@@ -75,6 +77,60 @@ async function route(ctx: RouterContext, req: IncomingMessage, res: ServerRespon
   }
   const key = `${method} ${resource}${id === undefined ? "" : "/:id"}${action === undefined ? "" : `/${action}`}`;
   switch (key) {
+    case "POST schedules/:id":
+      // A schedule whose destination is a URL group (a URL one is matched above).
+      return send(res, 201, { scheduleId: ctx.schedules.upsert(id!, await readSpec(req)) });
+
+    case "GET flowControl":
+      return send(res, 200, ctx.engine.listFlowControls(query.get("search")));
+    case "GET flowControl/:id":
+      return send(res, 200, found(ctx.engine.getFlowControl(id!), "flow control key"));
+    case "POST flowControl/:id/pause":
+    case "POST flowControl/:id/resume":
+      ctx.engine.setFlowControlPaused(id!, action === "pause");
+      return send(res, 200);
+    case "POST flowControl/:id/pin":
+      ctx.engine.flowControls.pin(id!, {
+        parallelism: positiveInt(query.get("parallelism"), "parallelism"),
+        rate: positiveInt(query.get("rate"), "rate"),
+        periodMs: mapDefined(positiveInt(query.get("period"), "period"), (seconds) => seconds * 1000),
+      });
+      ctx.engine.pump();
+      return send(res, 200);
+    case "POST flowControl/:id/unpin":
+      if (
+        !ctx.engine.flowControls.unpin(id!, {
+          parallelism: query.get("parallelism") === "true",
+          rate: query.get("rate") === "true",
+        })
+      )
+        throw new HttpError(404, "flow control key not found");
+      ctx.engine.pump();
+      return send(res, 200);
+    case "POST flowControl/:id/resetRate":
+    case "POST flowControl/:id/reset":
+      if (!ctx.engine.flowControls.resetRate(id!)) throw new HttpError(404, "flow control key not found");
+      ctx.engine.pump();
+      return send(res, 200);
+    case "GET globalParallelism":
+      // No global limit here: parallelismMax 0 (the client's default when absent).
+      return send(res, 200, { parallelismMax: 0, parallelismCount: ctx.engine.activeCount });
+
+    case "GET topics":
+      return send(res, 200, ctx.engine.urlGroups.list());
+    case "GET topics/:id":
+      return send(res, 200, found(ctx.engine.urlGroups.get(id!), "url group"));
+    case "DELETE topics/:id":
+      if (!ctx.engine.urlGroups.delete(id!)) throw new HttpError(404, "url group not found");
+      return send(res, 200);
+    case "POST topics/:id/endpoints":
+      ctx.engine.urlGroups.addEndpoints(id!, parseJson(await readBody(req)), ctx.engine.now);
+      return send(res, 200);
+    case "DELETE topics/:id/endpoints":
+      if (!ctx.engine.urlGroups.removeEndpoints(id!, parseJson(await readBody(req)), ctx.engine.now))
+        throw new HttpError(404, "url group not found");
+      return send(res, 200);
+
     case "GET keys":
       return send(res, 200, { current: ctx.currentSigningKey, next: ctx.nextSigningKey });
     case "POST batch":
@@ -143,7 +199,8 @@ async function route(ctx: RouterContext, req: IncomingMessage, res: ServerRespon
   throw new HttpError(404, `${method} ${url.pathname} is not supported by the local QStash emulator`);
 }
 
-/** POST /v2/batch: `[{ destination, headers, body, queue? }]`, all validated before any is published. */
+/** POST /v2/batch: `[{ destination, headers, body, queue? }]`, all validated before any is published.
+ * One result per entry: `{ messageId, url }`, or an array of them for a URL group. */
 async function batch(ctx: RouterContext, req: IncomingMessage): Promise<unknown[]> {
   const entries = parseJson(await readBody(req));
   if (!Array.isArray(entries)) throw new HttpError(400, "batch body must be a JSON array");
@@ -158,16 +215,35 @@ async function batch(ctx: RouterContext, req: IncomingMessage): Promise<unknown[
       };
     },
   );
+  for (const { destination } of parsed) {
+    if (!isHttpUrl(destination) && !ctx.engine.urlGroups.get(destination))
+      throw new HttpError(404, `url group ${destination} not found`);
+  }
   return parsed.map(({ destination, spec, queueName }) =>
-    ctx.engine.publish(destination, spec, { queueName }),
+    ctx.engine.publishTo(destination, spec, { queueName }),
   );
 }
 
+/** A destination URL (as given, or percent-encoded), or else a URL group's name. */
 function parseDestination(rest: string): string {
   const destination = /^https?%3A/i.test(rest) ? decodeURIComponent(rest) : rest;
   if (isHttpUrl(destination)) return destination;
-  // Anything else would be a URL group (topic) or an API name, which the emulator does not host.
-  throw new HttpError(404, `url group ${destination} not found (the local emulator only publishes to URLs)`);
+  const name = decodeURIComponent(destination);
+  // An API name (api/llm, email providers) is not hosted by the emulator.
+  if (name === "" || name.includes("/"))
+    throw new HttpError(404, `${name} not found (the local emulator publishes to URLs and URL groups)`);
+  return name;
+}
+
+function positiveInt(value: string | null, name: string): number | undefined {
+  if (value === null || value === "") return undefined;
+  const number = Number(value);
+  if (!Number.isInteger(number) || number <= 0) throw new HttpError(400, `invalid ${name}: ${value}`);
+  return number;
+}
+
+function mapDefined<T, U>(value: T | undefined, map: (value: T) => U): U | undefined {
+  return value === undefined ? undefined : map(value);
 }
 
 /** A publish, enqueue or schedule request: its Upstash-* headers and raw body. */

@@ -24,12 +24,26 @@ export interface PublishSpec {
   failureCallbackHeader: Record<string, string[]>;
   labels: string[];
   flowControlKey?: string;
+  /** Upstash-Flow-Control-Value "parallelism=N, rate=M, period=Xs": at most N deliveries of the
+   * key at a time, at most M started per period (default one second). */
   parallelism?: number;
+  rate?: number;
+  periodMs?: number;
+  /** Upstash-Redact-Fields "body,header,header[Name]": what the API shows as REDACTED:<sha256>. */
+  redact?: Redaction;
   /** Upstash-Cron and Upstash-Schedule-Id, for schedules only. */
   cron?: string;
   scheduleId?: string;
   /** Upstash-Queue-Name: the queue a schedule's messages go through. */
   queueName?: string;
+}
+
+export interface Redaction {
+  body: boolean;
+  /** Every header. */
+  header: boolean;
+  /** These headers (canonical names). */
+  headers: string[];
 }
 
 export class SpecError extends Error {}
@@ -108,12 +122,53 @@ export function parsePublishSpec(headers: Map<string, string>, body: Buffer): Pu
   const label = headers.get("upstash-label");
   if (label) spec.labels = label.split(",").map((part) => part.trim());
   spec.flowControlKey = headers.get("upstash-flow-control-key");
-  const parallelism = /parallelism=(\d+)/.exec(headers.get("upstash-flow-control-value") ?? "")?.[1];
-  if (parallelism !== undefined) spec.parallelism = Number(parallelism);
+  const flowValue = headers.get("upstash-flow-control-value");
+  if (spec.flowControlKey !== undefined && flowValue !== undefined) {
+    Object.assign(spec, parseFlowControlValue(flowValue));
+  }
+  const redact = headers.get("upstash-redact-fields");
+  if (redact !== undefined) spec.redact = parseRedaction(redact);
   spec.cron = headers.get("upstash-cron");
   spec.scheduleId = headers.get("upstash-schedule-id");
   spec.queueName = headers.get("upstash-queue-name");
   return spec;
+}
+
+/** "parallelism=2, rate=10, period=1m" (any subset, any order; period is a duration, bare = s). */
+export function parseFlowControlValue(value: string): Pick<PublishSpec, "parallelism" | "rate" | "periodMs"> {
+  const result: Pick<PublishSpec, "parallelism" | "rate" | "periodMs"> = {};
+  for (const part of value.split(",")) {
+    const trimmed = part.trim();
+    if (trimmed === "") continue;
+    const [name, text = ""] = trimmed.split("=").map((piece) => piece.trim());
+    if (name === "period") {
+      const ms = parseDuration(text);
+      if (ms === undefined || ms <= 0) throw new SpecError(`invalid flow control period: ${text}`);
+      result.periodMs = ms;
+      continue;
+    }
+    const number = Number(text);
+    if (!/^\d+$/.test(text) || number <= 0) throw new SpecError(`invalid flow control ${name}: ${text}`);
+    if (name === "parallelism") result.parallelism = number;
+    else if (name === "rate" || name === "ratePerSecond") result.rate = number;
+    else throw new SpecError(`invalid Upstash-Flow-Control-Value: ${value}`);
+  }
+  if (result.parallelism === undefined && result.rate === undefined)
+    throw new SpecError(`Upstash-Flow-Control-Value needs parallelism or rate: ${value}`);
+  return result;
+}
+
+function parseRedaction(value: string): Redaction {
+  const redaction: Redaction = { body: false, header: false, headers: [] };
+  for (const part of value.split(",")) {
+    const field = part.trim();
+    const named = /^headers?\[(.+)\]$/.exec(field);
+    if (field === "body") redaction.body = true;
+    else if (field === "header" || field === "headers") redaction.header = true;
+    else if (named) redaction.headers.push(canonicalHeaderName(named[1]!));
+    else if (field !== "") throw new SpecError(`invalid Upstash-Redact-Fields: ${value}`);
+  }
+  return redaction;
 }
 
 function optionalDuration(headers: Map<string, string>, name: string): number | undefined {

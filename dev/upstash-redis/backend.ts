@@ -5,6 +5,7 @@
  */
 
 import { ScriptShaMap } from "./lua-flags";
+import { HASH_FIELD_EXPIRY_SINCE } from "./memory/hash-field-expiry";
 import { MemoryStore } from "./memory/index";
 import { RedisError, type Reply } from "./reply";
 import { RespClient } from "./resp";
@@ -83,9 +84,53 @@ function isBlocking(args: string[]): boolean {
   return BLOCKING.has(name) || (name === "xread" && args.some((a) => a.toLowerCase() === "block"));
 }
 
+/** Whether dotted version `v` (e.g. "7.0.15") is at least `want` (e.g. "7.4"). */
+export function versionAtLeast(v: string, want: string): boolean {
+  const a = v.split(".").map(Number);
+  const b = want.split(".").map(Number);
+  for (let i = 0; i < Math.max(a.length, b.length); i++) {
+    const x = a[i] ?? 0;
+    const y = b[i] ?? 0;
+    if (x !== y) return x > y;
+  }
+  return true;
+}
+
 export function redisBackend(url: string): Backend {
   const client = new RespClient(url);
   const shas = new ScriptShaMap();
+  /** The server's redis_version, asked once (INFO server) the first time a command newer than
+   * Redis 7.0 arrives; null when it cannot be told (then the command goes through as is). */
+  let version: Promise<string | null> | undefined;
+  const serverVersion = () => {
+    version ??= client.command(["INFO", "server"]).then(
+      (r) =>
+        (Buffer.isBuffer(r) || typeof r === "string"
+          ? /redis_version:([0-9.]+)/.exec(String(r))?.[1]
+          : null) ?? null,
+      () => {
+        version = undefined; // not reachable now: ask again next time
+        return null;
+      },
+    );
+    return version;
+  };
+  /** Hash-field expiry (7.4) and HGETDEL/HGETEX/HSETEX (8.0) on an older server: one clear error
+   * instead of Redis' "unknown command". */
+  const tooNew = async (c: string[]): Promise<RedisError | null> => {
+    const name = (c[0] ?? "").toLowerCase();
+    const since = HASH_FIELD_EXPIRY_SINCE[name];
+    if (!since) return null;
+    const v = await serverVersion();
+    if (v === null || versionAtLeast(v, since)) return null;
+    return new RedisError(
+      `ERR ${name.toUpperCase()} needs Redis ${since}+ (REDIS_URL points at Redis ${v}); the embedded store (no REDIS_URL) serves it`,
+    );
+  };
+  const anyTooNew = async (commands: string[][]) =>
+    commands.some((c) => HASH_FIELD_EXPIRY_SINCE[(c[0] ?? "").toLowerCase()])
+      ? Promise.all(commands.map(tooNew))
+      : commands.map(() => null);
   /** Commands as the script rewriter sends them to Redis, and how to map Redis' replies back. */
   const rewriteAll = (commands: string[][]) => {
     const rewritten = commands.map((c) => shas.rewrite(c));
@@ -101,7 +146,7 @@ export function redisBackend(url: string): Backend {
   return {
     name: "redis",
     async command(args) {
-      const no = refused(args);
+      const no = refused(args) ?? (await tooNew(args));
       if (no) return no;
       if (isBlocking(args)) return client.exclusive(async (c) => (await c.send([args]))[0] as Reply);
       return (await run([args]))[0] as Reply;
@@ -110,9 +155,11 @@ export function redisBackend(url: string): Backend {
       const out: Reply[] = new Array(commands.length).fill(null);
       const send: string[][] = [];
       const at: number[] = [];
+      const newer = await anyTooNew(commands);
       commands.forEach((c, i) => {
         const no =
           refused(c) ??
+          newer[i] ??
           (isBlocking(c) ? new RedisError("ERR blocking commands are not allowed in a pipeline") : null);
         if (no) out[i] = no;
         else {
@@ -132,6 +179,9 @@ export function redisBackend(url: string): Backend {
       for (const c of commands) {
         if (refused(c) || isBlocking(c)) return new RedisError(EXECABORT);
       }
+      // Redis would discard the block (EXECABORT, unknown command); say why instead.
+      const newer = (await anyTooNew(commands)).find((e) => e !== null);
+      if (newer) return newer;
       const { args, fix } = rewriteAll(commands);
       return client.exclusive(async (conn) => {
         const replies = await conn.send([["MULTI"], ...args, ["EXEC"]]);

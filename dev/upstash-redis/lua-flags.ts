@@ -2,14 +2,17 @@
  * Upstash accepts a script shebang flag that Redis does not: @upstash/ratelimit starts every
  * script with `#!lua flags=allow-key-locking`, and redis-server 7.0 refuses it ("ERR Unexpected
  * flag in script shebang"). Before a script reaches a real Redis we drop the flags Redis does not
- * know. That changes the script's SHA1, so we remember client SHA1 → Redis SHA1 and translate
+ * know (allow-key-locking). That changes the script's SHA1, so we remember client SHA1 → Redis SHA1 and translate
  * EVALSHA / SCRIPT EXISTS, and answer SCRIPT LOAD with the SHA1 of the text the client sent: the
  * client never sees the difference, and EVALSHA keeps hitting Redis' script cache.
  */
 import { createHash } from "node:crypto";
 import { RedisError, type Reply } from "./reply";
 
-const REDIS_FLAGS = new Set(["no-writes", "allow-oom", "allow-stale", "no-cluster", "allow-cross-slot-keys"]);
+/** Flags Upstash accepts and Redis does not: the only ones dropped. Any other flag reaches Redis,
+ * which accepts its own and refuses the rest ("ERR Unexpected flag in script shebang: ..."), as the
+ * embedded store does. */
+const UPSTASH_ONLY_FLAGS = new Set(["allow-key-locking"]);
 
 const sha1 = (s: string) => createHash("sha1").update(s).digest("hex");
 
@@ -20,7 +23,7 @@ export function stripUnknownFlags(script: string): string {
   const line = eol < 0 ? script : script.slice(0, eol);
   const m = /^(#!\S+)(.*?)\bflags=(\S*)(.*)$/.exec(line);
   if (!m) return script;
-  const kept = m[3]!.split(",").filter((f) => REDIS_FLAGS.has(f));
+  const kept = m[3]!.split(",").filter((f) => !UPSTASH_ONLY_FLAGS.has(f));
   const rebuilt = `${m[1]}${m[2]}flags=${kept.join(",")}${m[4]}`;
   return eol < 0 ? rebuilt : rebuilt + script.slice(eol);
 }

@@ -32,9 +32,13 @@ export function registerJobs(app: OpenAPIHono<AppEnv>, jobs: JobRegistry = regis
     // built from it (query string included), not the one this worker sees.
     const { pathname, search } = new URL(c.req.url);
     const url = env.PUBLIC_URL ? publicJobUrl(env.PUBLIC_URL, pathname + search) : c.req.url;
+    // devMode: false, always: left undefined, the library reads QSTASH_DEV from process.env (which
+    // nodejs_compat fills from our vars and secrets) and, when it says "1"/"true", ignores these
+    // keys and accepts Upstash's public development signing keys instead.
     const receiver = new Receiver({
       currentSigningKey: env.QSTASH_CURRENT_SIGNING_KEY,
       nextSigningKey: env.QSTASH_NEXT_SIGNING_KEY,
+      devMode: false,
     });
     try {
       await receiver.verify({ signature, body, url });
@@ -111,9 +115,12 @@ export function registerJobs(app: OpenAPIHono<AppEnv>, jobs: JobRegistry = regis
 /** Publishes follow-up messages to our own job URLs (as schedules:sync builds them). */
 function qstashPublisher(env: Env, origin: string): JobPublisher | null {
   if (!env.QSTASH_TOKEN) return null;
+  // devMode: false, as for the Receiver: QSTASH_DEV would swap our URL and token for a local dev
+  // server's (and, under Node, try to start one).
   const client = new Client({
     token: env.QSTASH_TOKEN,
     ...(env.QSTASH_URL ? { baseUrl: env.QSTASH_URL } : {}),
+    devMode: false,
   });
   const base = env.PUBLIC_URL ?? origin;
   return {

@@ -1,5 +1,5 @@
 import type { MiddlewareHandler } from "hono";
-import { createRemoteJWKSet, type JWTPayload, jwtVerify } from "jose";
+import { createRemoteJWKSet, type JWTHeaderParameters, type JWTPayload, jwtVerify } from "jose";
 import { z } from "zod";
 import { appRoles } from "../../db/session";
 import type { AppEnv, Auth } from "../context";
@@ -34,8 +34,26 @@ function hmacKey(secret: string): Promise<HmacKey> {
   return key;
 }
 
+/**
+ * `typ` header values of an access token, compared lowercased and without an `application/`
+ * prefix (RFC 7515 §4.1.9): `JWT` (RFC 7519, what most issuers write) and `at+jwt` (RFC 9068,
+ * JWT access tokens). An absent `typ` is accepted too (many issuers omit it, and so do the
+ * development tokens of `npm run token`). Anything else says the token is meant for something
+ * other than calling an API and is refused (401 unauthorized): a refresh token (`refresh`,
+ * `rt+jwt`), an ID token (`id+jwt`), a logout, DPoP proof or security event token (`logout+jwt`,
+ * `dpop+jwt`, `secevent+jwt`), `JOSE`, an empty or non-string `typ`. Checked after the signature,
+ * so an unsigned header changes nothing. An issuer that signs other tokens with the same key must
+ * mark them so (a `typ` claim in the payload, as Keycloak writes, is not read).
+ */
+const ACCESS_TOKEN_TYPES = new Set(["jwt", "at+jwt"]);
+function isAccessTokenType(typ: unknown): boolean {
+  if (typ === undefined) return true;
+  return typeof typ === "string" && ACCESS_TOKEN_TYPES.has(typ.toLowerCase().replace(/^application\//, ""));
+}
+
 export async function verifyToken(token: string, env: Env): Promise<Auth> {
   let payload: JWTPayload;
+  let header: JWTHeaderParameters;
   // A token must expire, and must be for us when an issuer/audience is configured.
   const checks = {
     requiredClaims: ["exp"],
@@ -50,9 +68,12 @@ export async function verifyToken(token: string, env: Env): Promise<Auth> {
         jwks = createRemoteJWKSet(new URL(env.JWKS_URL));
         jwksCache.set(env.JWKS_URL, jwks);
       }
-      ({ payload } = await jwtVerify(token, jwks, { ...checks, algorithms: ["RS256", "ES256", "EdDSA"] }));
+      ({ payload, protectedHeader: header } = await jwtVerify(token, jwks, {
+        ...checks,
+        algorithms: ["RS256", "ES256", "EdDSA"],
+      }));
     } else {
-      ({ payload } = await jwtVerify(token, await hmacKey(env.JWT_SECRET!), {
+      ({ payload, protectedHeader: header } = await jwtVerify(token, await hmacKey(env.JWT_SECRET!), {
         ...checks,
         algorithms: ["HS256"],
       }));
@@ -60,6 +81,7 @@ export async function verifyToken(token: string, env: Env): Promise<Auth> {
   } catch {
     throw new ApiError("unauthorized", "Invalid or expired token");
   }
+  if (!isAccessTokenType(header.typ)) throw new ApiError("unauthorized", "Not an access token");
   const claims = Claims.safeParse(payload);
   if (!claims.success) throw new ApiError("unauthorized", "Token lacks a valid sub or role");
   return { userId: claims.data.sub, role: claims.data.role };

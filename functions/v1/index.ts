@@ -7,6 +7,7 @@ import { OpenAPIHono } from "@hono/zod-openapi";
 import { neon } from "@neondatabase/serverless";
 import type { Context } from "hono";
 import { callerDb, type ReadRouting } from "../../db/caller";
+import { cachedIdentitySigner } from "../../db/identity";
 import { createDbExecutor, type DbExecutor } from "../../db/resilience";
 import type { AppEnv } from "../context";
 import { onError, validationHook } from "../errors";
@@ -85,13 +86,20 @@ export function registerV1(app: OpenAPIHono<AppEnv>) {
     rateLimit<V1Env>((c) => ({ limit: c.get("env").RATE_LIMIT_PER_MINUTE, window: "60 s", prefix: "rl:v1" })),
   );
   v1.use("*", async (c, next) => {
-    // The one place the unscoped connection is wrapped: from here on, every batch carries the caller.
+    // The one place the unscoped connection is wrapped: from here on, every batch carries the
+    // caller, signed with the identity key the database verifies (db/identity.ts).
+    const env = c.get("env");
+    const signer = cachedIdentitySigner({ kid: env.DB_IDENTITY_KEY_ID, secret: env.DB_IDENTITY_KEY });
     c.set(
       "db",
-      callerDb(c.get("services").unscopedSql, c.get("auth"), {
-        exec: executorFor(c.get("env").DATABASE_URL),
-        routing: readRouting(c),
-      }),
+      callerDb(
+        c.get("services").unscopedSql,
+        { auth: c.get("auth"), signer },
+        {
+          exec: executorFor(c.get("env").DATABASE_URL),
+          routing: readRouting(c),
+        },
+      ),
     );
     await next();
   });

@@ -29,7 +29,8 @@ export async function syncSchedules(opts: SyncOptions): Promise<SyncReport> {
   for (const s of list) {
     if (!jobs[s.name]) throw new Error(`schedule ${s.name} names no job in jobs/registry.ts`);
   }
-  const client = new Client({ baseUrl: opts.qstashUrl, token: opts.qstashToken });
+  // devMode false: QSTASH_DEV in the shell must not send the schedules to a local dev server.
+  const client = new Client({ baseUrl: opts.qstashUrl, token: opts.qstashToken, devMode: false });
   const existing = new Map((await client.schedules.list()).map((s) => [s.scheduleId, s]));
   const upserted: string[] = [];
   const unchanged: string[] = [];

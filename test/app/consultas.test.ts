@@ -13,6 +13,7 @@ import { configureNeonForLocal } from "../../dev/neon/client";
 import type { CallApi } from "../harness/api";
 import { apiSuite, expectNoLeak } from "../harness/api-suite";
 import { testBackends } from "../harness/backends";
+import { TEST_SIGNER } from "../harness/db";
 
 const backends = await testBackends();
 
@@ -638,7 +639,7 @@ describe.each(backends)("/v1/consultas on $name", ({ name, skip }) => {
             limit: 21,
             ...extra,
           });
-          const [rows] = (await withAuth(sql, auth, (q) => [
+          const [rows] = (await withAuth(sql, { auth, signer: TEST_SIGNER }, (q) => [
             q.query(`EXPLAIN (FORMAT JSON) ${text}`, params),
           ])) as {
             "QUERY PLAN": unknown;

@@ -353,8 +353,13 @@ for (const { name, skip } of backends) {
       expect(noHeader.status).toBe(400);
       const missing = await fetch(`${t.endpoint.url}/nope`);
       expect(missing.status).toBe(404);
-      const preflight = await fetch(t.endpoint.sqlUrl, { method: "OPTIONS" });
-      expect(preflight.headers.get("access-control-allow-origin")).toBe("*");
+      // A browser's preflight from a development origin gets that origin back, never "*"
+      // (neon-escalation-origin.test.ts has the refusals).
+      const preflight = await fetch(t.endpoint.sqlUrl, {
+        method: "OPTIONS",
+        headers: { Origin: "http://localhost:5173" },
+      });
+      expect(preflight.headers.get("access-control-allow-origin")).toBe("http://localhost:5173");
     });
 
     it("answers a body over the 10 MiB limit with 400, not a reset connection", async () => {

@@ -20,7 +20,7 @@ import {
 } from "../../db/schema";
 import { type Auth, authSql, withAuth } from "../../db/session";
 import { testBackends } from "../harness/backends";
-import { createFixture, type Fixture, startTestDb, type TestDb } from "../harness/db";
+import { createFixture, type Fixture, startTestDb, TEST_SIGNER, type TestDb } from "../harness/db";
 
 const backends = await testBackends();
 const ADMIN: Auth = { userId: "00000000-0000-4000-8000-000000000001", role: "admin" };
@@ -76,7 +76,7 @@ describe.each(backends)("drizzle mirror on $name", ({ name, skip }) => {
 
     const d = drizzle({ client: neon(db.appUrl), schema, casing: "snake_case" });
     const [, f, p, c, pr, e, rx, a, cd] = await d.batch([
-      d.execute(authSql(ADMIN)),
+      d.execute(await authSql({ auth: ADMIN, signer: TEST_SIGNER })),
       d.select().from(fisioterapeutas),
       d.select().from(pacientes).where(eq(pacientes.id, fx.pacA)),
       d.select().from(consultas).where(eq(consultas.id, ids.consulta)),
@@ -179,7 +179,7 @@ describe.each(backends)("drizzle mirror on $name", ({ name, skip }) => {
       const auth: Auth = { userId: fx.fisioA, role: "fisioterapeuta" };
       const start = new Date("2031-08-04T13:00:00Z");
       const [, inserted] = await d.batch([
-        d.execute(authSql(auth)),
+        d.execute(await authSql({ auth, signer: TEST_SIGNER })),
         d
           .insert(consultas)
           .values({
@@ -193,7 +193,7 @@ describe.each(backends)("drizzle mirror on $name", ({ name, skip }) => {
       expect(inserted[0]).toMatchObject({ status: "agendada", duracao_min: 45 });
       const err = await d
         .batch([
-          d.execute(authSql(auth)),
+          d.execute(await authSql({ auth, signer: TEST_SIGNER })),
           d.insert(consultas).values({
             paciente_id: fx.pacA,
             fisioterapeuta_id: fx.fisioA,
@@ -204,7 +204,9 @@ describe.each(backends)("drizzle mirror on $name", ({ name, skip }) => {
       expect(isSlotTaken(err)).toBe(true);
       // The raw-neon helper gives the same through sql.transaction.
       const sql = neon(db.appUrl);
-      const [rows] = await withAuth(sql, auth, (q) => [q`SELECT count(*)::int AS n FROM consultas`]);
+      const [rows] = await withAuth(sql, { auth, signer: TEST_SIGNER }, (q) => [
+        q`SELECT count(*)::int AS n FROM consultas`,
+      ]);
       expect(rows).toEqual([{ n: 1 }]);
     },
   );

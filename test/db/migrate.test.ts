@@ -7,8 +7,9 @@ import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { listMigrations, MIGRATIONS_DIR, MigrationChecksumError, migrate } from "../../db/migrate";
 import { monthStart, partitionName } from "../../db/partitions";
+import { AUTH_SQL } from "../../db/session";
 import { dropDatabase, postgresAdminUrl, testBackends } from "../harness/backends";
-import { startTestDb, type TestDb } from "../harness/db";
+import { startTestDb, TEST_SIGNER, type TestDb } from "../harness/db";
 
 const backends = await testBackends();
 
@@ -171,10 +172,8 @@ describe.each(backends.filter((b) => b.name === "postgres"))("npm run db:migrate
       try {
         await client.query("BEGIN");
         await client.query("SET LOCAL ROLE fisioflow_app");
-        await client.query(
-          "SELECT set_config('app.user_id', $1, true), set_config('app.role', 'admin', true)",
-          [crypto.randomUUID()],
-        );
+        // An admin's identity, signed with the key db:migrate installed (the local one: .dev.vars).
+        await client.query(AUTH_SQL, [await TEST_SIGNER.token(crypto.randomUUID(), "admin")]);
         const { rows } = await client.query(
           "EXPLAIN SELECT id FROM consultas WHERE data_consulta >= $1 AND data_consulta < $2",
           [from, to],

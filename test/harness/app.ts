@@ -7,6 +7,7 @@
 import type { AddressInfo } from "node:net";
 import { serve } from "@hono/node-server";
 import type { ExecutionContext } from "hono";
+import { LOCAL } from "../../dev/config";
 import type { QStashEmulator } from "../../dev/qstash";
 import type { UpstashRedisEmulator } from "../../dev/upstash-redis";
 import { type AppOptions, createApp } from "../../functions/app";
@@ -19,6 +20,9 @@ export const IN_PROCESS_ENV: Record<string, string> = {
   QSTASH_CURRENT_SIGNING_KEY: "sig_current_0123456789",
   QSTASH_NEXT_SIGNING_KEY: "sig_next_0123456789",
   JWT_SECRET: "in-process-test-secret-0123456789-0123456789",
+  // The key test databases are migrated with (test/harness/endpoint.ts).
+  DB_IDENTITY_KEY_ID: LOCAL.identityKey.kid,
+  DB_IDENTITY_KEY: LOCAL.identityKey.secret,
   CORS_ORIGINS: "http://localhost:5173",
 };
 

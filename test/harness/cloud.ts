@@ -6,6 +6,7 @@
 
 import type { PoolClient } from "@neondatabase/serverless";
 import { unstable_dev } from "wrangler";
+import { LOCAL } from "../../dev/config";
 import type { NeonEndpoint } from "../../dev/neon";
 import { type QStashEmulator, startQStash } from "../../dev/qstash";
 import { startUpstashRedis, type UpstashRedisEmulator } from "../../dev/upstash-redis";
@@ -59,6 +60,9 @@ export async function startCloud(opts: CloudOptions): Promise<Cloud> {
     NEON_WS_PROXY: neon.wsProxy,
     ...upstashVars(redis, qstash),
     JWT_SECRET: TEST_JWT_SECRET,
+    // The key test databases are migrated with (test/harness/endpoint.ts).
+    DB_IDENTITY_KEY_ID: LOCAL.identityKey.kid,
+    DB_IDENTITY_KEY: LOCAL.identityKey.secret,
     CORS_ORIGINS: "http://localhost:5173",
     ...opts.vars,
   };

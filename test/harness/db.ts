@@ -11,12 +11,17 @@ import {
   Pool,
   type PoolClient,
 } from "@neondatabase/serverless";
+import { identitySigner } from "../../db/identity";
 import { type Auth, SYSTEM_SQL, withAuth } from "../../db/session";
+import { LOCAL } from "../../dev/config";
 import type { NeonEndpoint } from "../../dev/neon";
 import type { BackendName } from "./backends";
 import { startTestEndpoint } from "./endpoint";
 
 export type Sql = NeonQueryFunction<false, false>;
+
+/** Signs as the worker does, with the local identity key the test databases are migrated with. */
+export const TEST_SIGNER = identitySigner(LOCAL.identityKey);
 
 export interface TestDb {
   backend: BackendName;
@@ -52,7 +57,7 @@ export async function startTestDb(backend: BackendName, name: string): Promise<T
     app,
     async as(auth, queries) {
       // The app's own path (db/session.ts): identity first, in the same HTTP transaction.
-      if (auth) return (await withAuth(app, auth, queries)) as unknown[][];
+      if (auth) return (await withAuth(app, { auth, signer: TEST_SIGNER }, queries)) as unknown[][];
       return (await app.transaction(queries(app))) as unknown[][];
     },
     owner: owner.connect,

@@ -5,6 +5,7 @@
  */
 import { randomBytes } from "node:crypto";
 import { migrate } from "../../db/migrate";
+import { LOCAL } from "../../dev/config";
 import { type NeonEndpoint, type NeonEndpointOptions, startNeonEndpoint } from "../../dev/neon";
 import { configureNeonForLocal } from "../../dev/neon/client";
 import { type BackendName, dropDatabase, postgresAdminUrl } from "./backends";
@@ -48,7 +49,7 @@ export async function startTestEndpoint(
   };
   if (opts.migrate) {
     try {
-      await migrate(ownerUrl, { neon: true });
+      await migrate(ownerUrl, { neon: true, identityKey: LOCAL.identityKey });
     } catch (err) {
       await close();
       throw err;

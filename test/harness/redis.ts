@@ -26,6 +26,10 @@ export const REDIS_TEST_DB = {
   differential2: 5,
   /** The local cloud behind the app's end-to-end suites (keys unique per run, never flushed). */
   app: 6,
+  /** Lua on both stores (upstash-redis-lua). */
+  lua: 7,
+  /** Hash-field expiry, XAUTOCLAIM, COPY, SCAN TYPE, MEMORY USAGE (upstash-redis-commands). */
+  commands: 11,
 } as const;
 
 function baseRedisUrl(): string {

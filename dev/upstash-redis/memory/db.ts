@@ -100,19 +100,71 @@ export function formatIncrFloat(d: number): string {
   return d.toFixed(20).replace(/0+$/, "").replace(/\.$/, "");
 }
 
+/** Largest absolute expiry (ms) Redis 7.4+ accepts for a hash field: EB_EXPIRE_TIME_MAX. */
+export const HFE_MAX_ABS_TIME_MSEC = 2 ** 48 - 1;
+
 export class Db {
   private readonly data = new Map<string, Entry>();
   private sweepAt: IterableIterator<[string, Entry]> | undefined;
+  /** Hash-field expiry (Redis 7.4+): per hash object, field → absolute ms. Keyed by the hash's
+   * Map itself, so RENAME keeps the TTLs and anything replacing the value drops them. */
+  private readonly fieldExpiry = new WeakMap<Map<string, string>, Map<string, number>>();
 
   constructor(readonly now: () => number = Date.now) {}
 
   private entry(key: string): Entry | undefined {
     const e = this.data.get(key);
-    if (e && e.expireAt !== null && e.expireAt <= this.now()) {
+    if (!e) return undefined;
+    if (e.expireAt !== null && e.expireAt <= this.now()) {
       this.data.delete(key);
       return undefined;
     }
+    if (e.value.type === "hash" && !this.purgeFields(key, e.value.v)) return undefined;
     return e;
+  }
+
+  /** Lazy hash-field expiry: drops the hash's expired fields; a hash left empty is deleted (false). */
+  private purgeFields(key: string, h: Map<string, string>): boolean {
+    const ttls = this.fieldExpiry.get(h);
+    if (!ttls) return true;
+    const now = this.now();
+    for (const [f, at] of ttls) {
+      if (at <= now) {
+        h.delete(f);
+        ttls.delete(f);
+      }
+    }
+    if (ttls.size === 0) this.fieldExpiry.delete(h);
+    if (h.size === 0) {
+      this.data.delete(key);
+      return false;
+    }
+    return true;
+  }
+
+  /** A hash field's absolute expiry in ms, or null (none). */
+  fieldExpireAt(h: Map<string, string>, field: string): number | null {
+    return this.fieldExpiry.get(h)?.get(field) ?? null;
+  }
+
+  /** Sets (ms epoch) or clears (null) a hash field's expiry. The caller ensures the field exists. */
+  setFieldExpireAt(h: Map<string, string>, field: string, at: number | null): void {
+    let ttls = this.fieldExpiry.get(h);
+    if (at === null) {
+      ttls?.delete(field);
+      if (ttls?.size === 0) this.fieldExpiry.delete(h);
+      return;
+    }
+    if (!ttls) {
+      ttls = new Map();
+      this.fieldExpiry.set(h, ttls);
+    }
+    ttls.set(field, at);
+  }
+
+  /** Whether any field of the hash has an expiry (OBJECT ENCODING, COPY). */
+  fieldExpiries(h: Map<string, string>): ReadonlyMap<string, number> | undefined {
+    return this.fieldExpiry.get(h);
   }
 
   exists(key: string): boolean {
@@ -233,7 +285,7 @@ export class Db {
       if (e.expireAt !== null && e.expireAt <= now) {
         this.data.delete(k);
         dropped++;
-      }
+      } else if (e.value.type === "hash" && !this.purgeFields(k, e.value.v)) dropped++;
     }
     return dropped;
   }

@@ -1,6 +1,7 @@
-/** Hash commands of the embedded store. */
+/** Hash commands of the embedded store (field expiry and HGETDEL/HGETEX/HSETEX: hash-field-expiry.ts). */
 import { Status } from "../reply";
 import { err, formatIncrFloat, inInt64, parseBigInt, parseFloatArg } from "./db";
+import { hashFieldExpiryCommands } from "./hash-field-expiry";
 import { scanItems } from "./scan";
 import type { CommandTable, Ctx } from "./types";
 
@@ -12,6 +13,7 @@ function setFields(ctx: Ctx, key: string, fv: string[], command: string): number
   for (let i = 0; i < fv.length; i += 2) {
     if (!h.has(fv[i]!)) added++;
     h.set(fv[i]!, fv[i + 1]!);
+    ctx.db.setFieldExpireAt(h, fv[i]!, null); // a plain set discards the field's TTL
   }
   return added;
 }
@@ -53,7 +55,10 @@ export const hashCommands: CommandTable = {
     run(ctx, [k, ...fs]) {
       const h = ctx.db.get(k!, "hash");
       if (!h) return 0;
-      const n = fs.filter((f) => h.delete(f)).length;
+      const n = fs.filter((f) => {
+        ctx.db.setFieldExpireAt(h, f, null);
+        return h.delete(f);
+      }).length;
       ctx.db.dropIfEmpty(k!);
       return n;
     },
@@ -94,4 +99,5 @@ export const hashCommands: CommandTable = {
       return scanItems(entries, cursorArg!, opts);
     },
   },
+  ...hashFieldExpiryCommands,
 };

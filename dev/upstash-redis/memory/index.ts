@@ -2,83 +2,24 @@
  * The embedded in-memory Redis: a command table over one keyspace, run synchronously, so every
  * command, script and MULTI/EXEC block is atomic by construction (Node runs one at a time).
  */
-import { createHash } from "node:crypto";
-import { RedisError, type Reply, Status } from "../reply";
+import { RedisError, type Reply } from "../reply";
 import { bitCommands } from "./bits";
-import { Db, err, parseInt64 } from "./db";
+import { Db } from "./db";
 import { geoCommands } from "./geo";
 import { hashCommands } from "./hashes";
 import { hllCommands } from "./hll";
 import { keyCommands } from "./keys";
 import { listCommands } from "./lists";
 import { moreCommands } from "./more";
-import { KNOWN_SCRIPTS } from "./scripts";
+import { makeScriptingCommands } from "./scripts";
 import { setCommands } from "./sets";
 import { streamCommands } from "./streams";
 import { stringCommands } from "./strings";
 import type { CommandTable, Ctx } from "./types";
 import { zsetCommands } from "./zsets";
 
-const NOSCRIPT = "NOSCRIPT No matching script. Please use EVAL.";
-
-/** SHA1 of a script's bytes (scripts are held as byte strings). */
-const scriptSha = (script: string) => createHash("sha1").update(script, "latin1").digest("hex");
-
-function runScript(ctx: Ctx, sha: string, args: string[]): Reply {
-  const numkeys = parseInt64(args[0]!);
-  if (numkeys < 0) throw err("ERR Number of keys can't be negative");
-  if (numkeys > args.length - 1) throw err("ERR Number of keys can't be greater than number of args");
-  const impl = KNOWN_SCRIPTS[sha];
-  if (!impl)
-    throw err(
-      `ERR the local Upstash emulator's in-memory store runs only the @upstash/ratelimit scripts (this one has SHA1 ${sha}); start it with REDIS_URL for arbitrary Lua`,
-    );
-  const keys = args.slice(1, 1 + numkeys);
-  const argv = args.slice(1 + numkeys);
-  return impl((...a) => ctx.call(a), keys, argv);
-}
-
-const scriptingCommands: CommandTable = {
-  eval: {
-    arity: -3,
-    run(ctx, [script, ...rest]) {
-      const sha = scriptSha(script!);
-      ctx.scripts.set(sha, script!);
-      return runScript(ctx, sha, rest);
-    },
-  },
-  evalsha: {
-    arity: -3,
-    run(ctx, [sha, ...rest]) {
-      const s = sha!.toLowerCase();
-      if (!ctx.scripts.has(s)) throw err(NOSCRIPT);
-      return runScript(ctx, s, rest);
-    },
-  },
-  script: {
-    arity: -2,
-    run(ctx, [sub, ...rest]) {
-      switch (sub!.toUpperCase()) {
-        case "LOAD": {
-          if (rest.length !== 1) throw err("ERR wrong number of arguments for 'script|load' command");
-          const sha = scriptSha(rest[0]!);
-          ctx.scripts.set(sha, rest[0]!);
-          return sha;
-        }
-        case "EXISTS":
-          if (rest.length < 1) throw err("ERR wrong number of arguments for 'script|exists' command");
-          return rest.map((s) => (ctx.scripts.has(s.toLowerCase()) ? 1 : 0));
-        case "FLUSH":
-          ctx.scripts.clear();
-          return new Status("OK");
-        default:
-          throw err(`ERR unknown subcommand '${sub}'. Try SCRIPT HELP.`);
-      }
-    },
-  },
-};
-scriptingCommands.eval_ro = scriptingCommands.eval!;
-scriptingCommands.evalsha_ro = scriptingCommands.evalsha!;
+/** EVAL & co., SCRIPT, FUNCTION and FCALL & co., run by the Lua interpreter (scripts.ts, lua.ts). */
+const scriptingCommands: CommandTable = makeScriptingCommands(checkCommand);
 
 const COMMANDS: CommandTable = {
   ...stringCommands,

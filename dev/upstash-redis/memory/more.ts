@@ -1,7 +1,7 @@
 /**
  * The rest of @upstash/redis' commands that Redis 7.0 has: LMOVE LPOS LMPOP, the *STORE set
- * commands and SINTERCARD, SSCAN/ZSCAN, ZUNION/ZINTER/ZDIFF(+STORE), COPY, PUBLISH, OBJECT and
- * HRANDFIELD. Redis 7.0 semantics and error strings.
+ * commands and SINTERCARD, SSCAN/ZSCAN, ZUNION/ZINTER/ZDIFF(+STORE), COPY, PUBLISH, OBJECT,
+ * HRANDFIELD and MEMORY USAGE (an estimate: see memoryUsage). Redis 7.0 semantics and error strings.
  */
 import type { Reply } from "../reply";
 import { err, formatScore, parseFloatArg, parseInt64, SYNTAX, type Value, WRONGTYPE } from "./db";
@@ -9,6 +9,7 @@ import { popEnd } from "./lists";
 import { pick, pickRepeating, randomItem } from "./random";
 import { scanItems } from "./scan";
 import { members, setOps } from "./sets";
+import { subcommandCheck } from "./streams";
 import type { CommandTable, Ctx } from "./types";
 import { sorted, withScores } from "./zsets";
 
@@ -124,6 +125,37 @@ function zsetOp(
     return result.size;
   }
   return withScores(sorted(result), scores);
+}
+
+/**
+ * MEMORY USAGE: an estimate in bytes, not Redis' allocator-exact count. Per key: 48 bytes of
+ * dict entry, object header and key string plus the key's length; per value: its bytes plus a
+ * small per-element overhead (listpack-sized for small aggregates, hashtable/skiplist-sized for
+ * large ones), every element counted (as if SAMPLES 0). Always a positive integer; tests and
+ * callers should rely on nothing more.
+ */
+function memoryUsage(key: string, v: Value): number {
+  const base = 48 + key.length;
+  const per = (n: number, small: number, large: number) => (n <= 128 ? small : large);
+  switch (v.type) {
+    case "string":
+      return base + (v.v.length <= 44 ? v.v.length + 8 : v.v.length + 16);
+    case "list":
+      return base + 32 + v.v.reduce((n, x) => n + x.length + 11, 0);
+    case "set":
+      return base + 32 + [...v.v].reduce((n, x) => n + x.length + per(v.v.size, 2, 40), 0);
+    case "hash":
+      return base + 32 + [...v.v].reduce((n, [f, x]) => n + f.length + x.length + per(v.v.size, 4, 56), 0);
+    case "zset":
+      return base + 32 + [...v.v.keys()].reduce((n, m) => n + m.length + per(v.v.size, 12, 72), 0);
+    default:
+      return (
+        base +
+        96 +
+        v.v.entries.reduce((n, e) => n + 16 + e.fields.reduce((m, x) => m + x.length + 2, 0), 0) +
+        v.v.groups.size * 64
+      );
+  }
 }
 
 function cloneValue(v: Value): Value {
@@ -308,12 +340,29 @@ export const moreCommands: CommandTable = {
       if (!v) return 0;
       if (ctx.db.exists(dst!) && !replace) return 0;
       const ttl = ctx.db.expireAt(src!) ?? null;
-      ctx.db.put(dst!, cloneValue(v));
+      const copy = cloneValue(v);
+      ctx.db.put(dst!, copy);
       if (ttl !== null) ctx.db.setExpireAt(dst!, ttl);
+      if (v.type === "hash" && copy.type === "hash")
+        for (const [f, at] of ctx.db.fieldExpiries(v.v) ?? []) ctx.db.setFieldExpireAt(copy.v, f, at);
       return 1;
     },
   },
   publish: { arity: 3, run: () => 0 },
+  memory: {
+    arity: -2,
+    run(ctx, [subArg, key, ...opts]) {
+      const argc = 2 + (key === undefined ? 0 : 1) + opts.length;
+      subcommandCheck("memory", subArg!, { USAGE: -3 }, argc);
+      for (let i = 0; i < opts.length; i++) {
+        if (opts[i]!.toUpperCase() === "SAMPLES" && i + 1 < opts.length) {
+          if (parseInt64(opts[++i]!) < 0) throw err(SYNTAX);
+        } else throw err(SYNTAX);
+      }
+      const v = ctx.db.raw(key!);
+      return v ? memoryUsage(key!, v) : null;
+    },
+  },
   hrandfield: {
     arity: -2,
     run(ctx, [k, c, withValues, ...extra]) {
@@ -357,7 +406,9 @@ export const moreCommands: CommandTable = {
             : "hashtable";
         case "hash":
           return v.v.size <= 128 && [...v.v].every(([f, x]) => f.length <= 64 && x.length <= 64)
-            ? "listpack"
+            ? ctx.db.fieldExpiries(v.v)
+              ? "listpackex" // Redis 7.4+: a small hash with field TTLs
+              : "listpack"
             : "hashtable";
         case "zset":
           return v.v.size <= 128 && [...v.v.keys()].every((m) => m.length <= 64) ? "listpack" : "skiplist";

@@ -1,219 +1,382 @@
 /**
- * Scripting for the embedded store, without a Lua VM (none is installed and none may be added).
+ * Scripting for the embedded store: EVAL / EVALSHA / EVAL_RO / EVALSHA_RO, SCRIPT LOAD / EXISTS /
+ * FLUSH / KILL, FUNCTION LOAD / LIST / DELETE / FLUSH and FCALL / FCALL_RO, all run by a real Lua
+ * interpreter (lua.ts: fengari) with Redis 7.0's semantics: redis.call raising and redis.pcall
+ * returning the error table, KEYS / ARGV, the Lua ↔ RESP conversions, redis.sha1hex /
+ * error_reply / status_reply / log, cjson, read-only globals, Redis' error texts, `#!lua flags=`
+ * shebangs and the read-only variants refusing writes. Every script runs synchronously inside one
+ * command, so it is atomic like any other command of this store.
  *
- * Choice (b) of the brief: a script is recognised by the SHA1 of its text, and a TypeScript
- * transcription of it runs instead, through the same command table, as one atomic step. The known
- * scripts are exactly those @upstash/ratelimit 2.x sends (single- and multi-region fixed window,
- * sliding window, token bucket, cached fixed window, reset, deny list). Each transcription keeps
- * Lua's semantics where they show: nil replies become `false`, numeric strings coerce in
- * arithmetic, numbers returned to Redis are truncated to integers, `false` in a returned table is
- * a nil reply, `true` is 1. A script the store does not know fails with an ERR naming its SHA1
- * (EVALSHA of a never-loaded SHA answers NOSCRIPT, as Redis does). A real redis-server backend
- * runs any script.
+ * Besides Redis' shebang flags, `allow-key-locking` is accepted: Upstash knows it and
+ * @upstash/ratelimit sends it (lua-flags.ts strips it before a script reaches a real Redis).
  *
- * The SHA1s below are the ones @upstash/ratelimit itself ships (it calls EVALSHA with them first);
- * a conformance test recomputes them from the installed package so an upgrade that changes a
- * script fails loudly instead of silently diverging.
+ * Known differences from Redis 7.0 (Lua 5.1 with its C libraries):
+ * - The interpreter is Lua 5.3: Lua 5.3 syntax and library functions (integer division `//`,
+ *   bitwise operators, string.pack, table.move) are accepted where Redis would refuse them;
+ *   `string.format('%d', 3.5)` errors; numbers from 1e15 print in full in tostring where 5.1
+ *   writes an exponent; integer literals (and arithmetic only between them) stay 32-bit
+ *   integers, while numbers from Redis, tonumber, math.floor and math.ceil are doubles as in 5.1.
+ * - Error texts are Lua 5.3's, except the common "attempt to index a nil value (field 'b')" and
+ *   "near <eof>" forms, which are rewritten in 5.1's words; others differ (5.3 "syntax error near
+ *   'x'" where 5.1 says "'=' expected near 'x'").
+ * - The libraries bit, struct and cmsgpack are missing; only the Lua-facing part of cjson is
+ *   there (no encode_keep_buffer, encode_max_depth ... settings).
+ * - Library tables (string, math, table, redis, cjson) are not read-only; only globals are.
+ * - A script that runs longer than 10 s is stopped with an error, where Redis would keep it going
+ *   and answer BUSY to everyone else until SCRIPT KILL; SCRIPT KILL answers NOTBUSY.
+ * - FUNCTION DUMP / RESTORE / STATS / KILL are not implemented.
  */
 import { createHash } from "node:crypto";
-import type { Reply } from "../reply";
-
-type Call = (...args: string[]) => Reply;
-type Script = (call: Call, keys: string[], argv: string[]) => Reply;
+import { type RedisError, type Reply, Status } from "../reply";
+import { err, globMatch, parseInt64 } from "./db";
+import { type CallHost, LuaEngine, type LuaFunction, LuaLoadError } from "./lua";
+import type { CommandTable, Ctx } from "./types";
 
 export function sha1(text: string): string {
-  return createHash("sha1").update(text).digest("hex");
+  return createHash("sha1").update(text, "latin1").digest("hex");
 }
 
-/** Lua's tostring for a number (what redis.call sends for a number argument): "%.14g". */
-function luaStr(n: number): string {
-  if (Number.isInteger(n) && Math.abs(n) < 1e15) return String(n);
-  return String(Number(n.toPrecision(14)));
+const NOSCRIPT = "NOSCRIPT No matching script. Please use EVAL.";
+const RO_WITH_WRITE_FLAG = "ERR Can not execute a script with write flag using *_ro command.";
+const WRITE_IN_RO = "ERR Write commands are not allowed from read-only scripts.";
+
+const REDIS_SCRIPT_FLAGS = new Set([
+  "no-writes",
+  "allow-oom",
+  "allow-stale",
+  "no-cluster",
+  "allow-cross-slot-keys",
+]);
+/** Flags this emulator (like Upstash) accepts besides Redis' own. */
+const UPSTASH_SCRIPT_FLAGS = new Set(["allow-key-locking"]);
+
+/** Redis commands flagged `write` (those a read-only script may not call). */
+const WRITE_COMMANDS = new Set(
+  (
+    "append bitfield bitop blmove blmpop blpop brpop brpoplpush bzmpop bzpopmax bzpopmin copy decr decrby del " +
+    "expire expireat flushall flushdb geoadd georadius georadiusbymember geosearchstore getdel getex getset " +
+    "hdel hexpire hexpireat hgetdel hgetex hincrby hincrbyfloat hmset hpersist hpexpire hpexpireat hset hsetex " +
+    "hsetnx incr incrby incrbyfloat linsert lmove lmpop lpop lpush lpushx lrem lset ltrim migrate move mset " +
+    "msetnx persist pexpire pexpireat pfadd pfcount pfdebug pfmerge psetex rename renamenx restore rpop " +
+    "rpoplpush rpush rpushx sadd sdiffstore set setbit setex setnx setrange sinterstore smove sort spop srem " +
+    "sunionstore swapdb unlink xack xadd xautoclaim xclaim xdel xgroup xreadgroup xsetid xtrim zadd zdiffstore " +
+    "zincrby zinterstore zmpop zpopmax zpopmin zrangestore zrem zremrangebylex zremrangebyrank " +
+    "zremrangebyscore zunionstore"
+  ).split(" "),
+);
+
+/** Commands Redis refuses from scripts (flag `noscript`). */
+const NOSCRIPT_COMMANDS = new Set(
+  (
+    "eval evalsha eval_ro evalsha_ro fcall fcall_ro script function multi exec discard watch unwatch " +
+    "subscribe psubscribe ssubscribe unsubscribe punsubscribe sunsubscribe monitor sync psync reset auth " +
+    "hello quit shutdown replicaof slaveof"
+  ).split(" "),
+);
+
+interface ScriptMeta {
+  /** The script runs read-only (shebang flags=no-writes). */
+  noWrites: boolean;
+  /** It has a shebang (so its flags are declared, and EVAL_RO refuses one without no-writes). */
+  shebang: boolean;
 }
 
-/** Lua's tonumber on a reply; `false` (nil) stays nil-like. */
-function num(v: Reply | boolean): number {
-  return Number(v as string);
+interface Library {
+  name: string;
+  code: string;
+  functions: LuaFunction[];
 }
 
-/** A reply as Lua sees it: nil bulk → false. */
-function lua(v: Reply): Reply | false {
-  return v === null ? false : v;
+/** What one store keeps for scripting, next to ctx.scripts (SHA1 → script text). */
+interface ScriptingState {
+  engine: LuaEngine | null;
+  meta: Map<string, ScriptMeta>;
+  libraries: Map<string, Library>;
+  functions: Map<string, { library: Library; fn: LuaFunction }>;
 }
 
-function effectiveLimit(call: Call, dynamicKey: string | undefined, fallback: number): number {
-  if (dynamicKey !== undefined && dynamicKey !== "") {
-    const v = lua(call("GET", dynamicKey));
-    if (v !== false) return num(v);
+const states = new WeakMap<Map<string, string>, ScriptingState>();
+
+function stateOf(ctx: Ctx): ScriptingState {
+  let s = states.get(ctx.scripts);
+  if (!s) {
+    s = { engine: null, meta: new Map(), libraries: new Map(), functions: new Map() };
+    states.set(ctx.scripts, s);
   }
-  return fallback;
+  return s;
 }
 
-/** Lua number → Redis integer reply (C cast: truncation). */
-const int = (n: number): number => Math.trunc(n);
-
-function sumValues(fields: Reply): number {
-  const list = fields as Reply[];
-  let total = 0;
-  for (let i = 1; i < list.length; i += 2) total += num(list[i]!);
-  return total;
+function engineOf(state: ScriptingState): LuaEngine {
+  state.engine ??= new LuaEngine();
+  return state.engine;
 }
 
-const fixedWindowLimit: Script = (call, [key, dyn], [tokens, window, incrementBy]) => {
-  const eff = effectiveLimit(call, dyn, num(tokens!));
-  const r = call("INCRBY", key!, incrementBy!) as number;
-  if (r === num(incrementBy!)) call("PEXPIRE", key!, window!);
-  return [int(r), int(eff)];
-};
-
-const fixedWindowRemaining: Script = (call, [key, dyn], [tokens]) => {
-  const eff = effectiveLimit(call, dyn, num(tokens!));
-  const value = lua(call("GET", key!));
-  const used = value === false ? 0 : num(value);
-  return [int(eff - used), int(eff)];
-};
-
-function slidingCounts(call: Call, cur: string, prev: string, now: string, window: string) {
-  const c = lua(call("GET", cur));
-  const p = lua(call("GET", prev));
-  const current = c === false ? 0 : num(c);
-  const pct = (num(now) % num(window)) / num(window);
-  const previous = Math.floor((1 - pct) * (p === false ? 0 : num(p)));
-  return { current, previous };
-}
-
-const slidingWindowLimit: Script = (call, [cur, prev, dyn], [tokens, now, window, incrementBy]) => {
-  const eff = effectiveLimit(call, dyn, num(tokens!));
-  const inc = num(incrementBy!);
-  const { current, previous } = slidingCounts(call, cur!, prev!, now!, window!);
-  if (inc > 0 && previous + current >= eff) return [-1, int(eff)];
-  const newValue = call("INCRBY", cur!, luaStr(inc)) as number;
-  if (newValue === inc) call("PEXPIRE", cur!, luaStr(num(window!) * 2 + 1000));
-  return [int(eff - (newValue + previous)), int(eff)];
-};
-
-const slidingWindowRemaining: Script = (call, [cur, prev, dyn], [tokens, now, window]) => {
-  const eff = effectiveLimit(call, dyn, num(tokens!));
-  const { current, previous } = slidingCounts(call, cur!, prev!, now!, window!);
-  return [int(eff - (previous + current)), int(eff)];
-};
-
-const tokenBucketLimit: Script = (call, [key, dyn], argv) => {
-  const [maxTokens, interval, refillRate, now, inc] = argv.map(Number) as [
-    number,
-    number,
-    number,
-    number,
-    number,
-  ];
-  const eff = effectiveLimit(call, dyn, maxTokens);
-  const bucket = (call("HMGET", key!, "refilledAt", "tokens") as Reply[]).map(lua);
-  let refilledAt: number;
-  let tokens: number;
-  if (bucket[0] === false) {
-    refilledAt = now;
-    tokens = eff;
-  } else {
-    refilledAt = num(bucket[0]!);
-    tokens = num(bucket[1]!);
+/** The first line's shebang: flags, or an error in Redis' words. Body keeps the line count. */
+function parseShebang(script: string): { meta: ScriptMeta; body: string } {
+  if (!script.startsWith("#!")) return { meta: { noWrites: false, shebang: false }, body: script };
+  const eol = script.indexOf("\n");
+  const line = eol < 0 ? script : script.slice(0, eol);
+  const parts = line.split(" ").filter((p) => p !== "");
+  if (parts[0] !== "#!lua") throw err(`ERR Unexpected engine in script shebang: ${parts[0]}`);
+  let noWrites = false;
+  for (const part of parts.slice(1)) {
+    if (!part.startsWith("flags=")) throw err(`ERR Unknown lua shebang option: ${part}`);
+    for (const flag of part.slice(6).split(",")) {
+      if (flag === "") continue;
+      if (!REDIS_SCRIPT_FLAGS.has(flag) && !UPSTASH_SCRIPT_FLAGS.has(flag))
+        throw err(`ERR Unexpected flag in script shebang: ${flag}`);
+      if (flag === "no-writes") noWrites = true;
+    }
   }
-  if (now >= refilledAt + interval) {
-    const refills = Math.floor((now - refilledAt) / interval);
-    tokens = Math.min(eff, tokens + refills * refillRate);
-    refilledAt += refills * interval;
+  return { meta: { noWrites, shebang: true }, body: eol < 0 ? "" : script.slice(eol) };
+}
+
+/** Caches (and compiles) a script; returns its SHA1. */
+function loadScript(ctx: Ctx, script: string): string {
+  const state = stateOf(ctx);
+  const sha = sha1(script);
+  if (state.meta.has(sha) && ctx.scripts.has(sha)) return sha;
+  const { meta, body } = parseShebang(script);
+  try {
+    engineOf(state).compile(sha, body);
+  } catch (e) {
+    if (e instanceof LuaLoadError) throw err(e.message);
+    throw e;
   }
-  if (inc > 0 && tokens < inc) return [-1, int(refilledAt + interval), int(eff)];
-  const remaining = tokens - inc;
-  const expireAt = Math.ceil((eff - remaining) / refillRate) * interval;
-  call("HSET", key!, "refilledAt", luaStr(refilledAt), "tokens", luaStr(remaining));
-  if (expireAt > 0) call("PEXPIRE", key!, luaStr(expireAt));
-  return [int(remaining), int(refilledAt + interval), int(eff)];
-};
+  state.meta.set(sha, meta);
+  ctx.scripts.set(sha, script);
+  return sha;
+}
 
-const tokenBucketRemaining: Script = (call, [key, dyn], [maxTokens]) => {
-  const eff = effectiveLimit(call, dyn, num(maxTokens!));
-  const bucket = (call("HMGET", key!, "refilledAt", "tokens") as Reply[]).map(lua);
-  if (bucket[0] === false) return [int(eff), -1, int(eff)];
-  return [int(num(bucket[1]!)), int(num(bucket[0]!)), int(eff)];
-};
+function splitKeys(args: string[]): { keys: string[]; argv: string[] } {
+  const numkeys = parseInt64(args[0]!);
+  if (numkeys < 0) throw err("ERR Number of keys can't be negative");
+  if (numkeys > args.length - 1) throw err("ERR Number of keys can't be greater than number of args");
+  return { keys: args.slice(1, 1 + numkeys), argv: args.slice(1 + numkeys) };
+}
 
-const cachedFixedWindowLimit: Script = (call, [key], [, incrementBy]) => {
-  // The Lua compares the INCRBY integer with the ARGV *string* (`r == incrementBy`), which is never
-  // true in Lua, so real Redis never sets the expiry here; we do the same.
-  return call("INCRBY", key!, incrementBy!);
-};
+type Check = (args: string[]) => RedisError | null;
 
-const cachedFixedWindowRemaining: Script = (call, [key]) => {
-  const value = lua(call("GET", key!));
-  return value === false ? 0 : value;
-};
+function host(ctx: Ctx, check: Check, readOnly: boolean): CallHost {
+  return {
+    call: (args) => ctx.call(args),
+    refuse(args) {
+      const bad = check(args);
+      if (bad)
+        return bad.message.startsWith("ERR unknown command")
+          ? "ERR Unknown Redis command called from script"
+          : "ERR Wrong number of args calling Redis command from script";
+      const name = args[0]!.toLowerCase();
+      if (NOSCRIPT_COMMANDS.has(name)) return "ERR This Redis command is not allowed from script";
+      if (readOnly && WRITE_COMMANDS.has(name)) return WRITE_IN_RO;
+      return null;
+    },
+  };
+}
 
-const multiFixedWindowLimit: Script = (call, [key], [id, window, incrementBy]) => {
-  const inc = num(incrementBy!);
-  call("HSET", key!, id!, luaStr(inc));
-  const fields = call("HGETALL", key!) as Reply[];
-  if (fields.length === 2 && num(fields[1]!) === inc) call("PEXPIRE", key!, window!);
-  return fields;
-};
+function runCached(ctx: Ctx, check: Check, sha: string, args: string[], ro: boolean): Reply {
+  const state = stateOf(ctx);
+  const meta = state.meta.get(sha);
+  if (!meta || !ctx.scripts.has(sha)) throw err(NOSCRIPT);
+  const { keys, argv } = splitKeys(args);
+  if (ro && meta.shebang && !meta.noWrites) throw err(RO_WITH_WRITE_FLAG);
+  return engineOf(state).runScript(sha, keys, argv, {
+    name: sha,
+    host: host(ctx, check, ro || meta.noWrites),
+  });
+}
 
-const multiFixedWindowRemaining: Script = (call, [key]) => call("HGETALL", key!);
+function evalCommand(check: Check, ro: boolean) {
+  return {
+    arity: -3,
+    run(ctx: Ctx, [script, ...rest]: string[]): Reply {
+      splitKeys(rest); // Redis checks numkeys before it compiles
+      return runCached(ctx, check, loadScript(ctx, script!), rest, ro);
+    },
+  };
+}
 
-const multiSlidingWindowLimit: Script = (
-  call,
-  [cur, prev],
-  [tokens, now, window, requestId, incrementBy],
-) => {
-  const inc = num(incrementBy!);
-  const currentFields = call("HGETALL", cur!);
-  const previousFields = call("HGETALL", prev!);
-  const current = sumValues(currentFields);
-  const previous = sumValues(previousFields);
-  const pct = (num(now!) % num(window!)) / num(window!);
-  if (inc > 0 && previous * (1 - pct) + current + inc > num(tokens!))
-    return [currentFields, previousFields, null];
-  call("HSET", cur!, requestId!, luaStr(inc));
-  if (current === 0) call("PEXPIRE", cur!, luaStr(num(window!) * 2 + 1000));
-  return [currentFields, previousFields, 1];
-};
+function evalshaCommand(check: Check, ro: boolean) {
+  return {
+    arity: -3,
+    run(ctx: Ctx, [sha, ...rest]: string[]): Reply {
+      const s = sha!.toLowerCase();
+      if (!ctx.scripts.has(s)) throw err(NOSCRIPT);
+      return runCached(ctx, check, s, rest, ro);
+    },
+  };
+}
 
-const multiSlidingWindowRemaining: Script = (call, [cur, prev], [now, window]) => {
-  const current = sumValues(call("HGETALL", cur!));
-  const previous = sumValues(call("HGETALL", prev!));
-  const pct = (num(now!) % num(window!)) / num(window!);
-  return int(current + Math.floor((1 - pct) * previous));
-};
+function fcallCommand(check: Check, ro: boolean) {
+  return {
+    arity: -3,
+    run(ctx: Ctx, [name, ...rest]: string[]): Reply {
+      const state = stateOf(ctx);
+      const found = state.functions.get(name!);
+      if (!found) throw err("ERR Function not found");
+      const { keys, argv } = splitKeys(rest);
+      const noWrites = found.fn.flags.includes("no-writes");
+      if (ro && !noWrites) throw err(RO_WITH_WRITE_FLAG);
+      return engineOf(state).runFunction(found.fn, keys, argv, {
+        name: found.fn.name,
+        host: host(ctx, check, noWrites),
+      });
+    },
+  };
+}
 
-const resetKeys: Script = (call, [pattern]) => {
-  let cursor = "0";
-  do {
-    const [next, keys] = call("SCAN", cursor, "MATCH", pattern!) as [string, string[]];
-    cursor = String(next);
-    for (const k of keys) call("DEL", k);
-  } while (cursor !== "0");
-  return null;
-};
+/** FUNCTION LOAD [REPLACE] code: the library name. */
+function functionLoad(ctx: Ctx, args: string[]): Reply {
+  let replace = false;
+  let rest = args;
+  while (rest.length > 1) {
+    if (rest[0]!.toUpperCase() !== "REPLACE") throw err(`ERR Unknown option given: ${rest[0]}`);
+    replace = true;
+    rest = rest.slice(1);
+  }
+  if (rest.length !== 1) throw err("ERR wrong number of arguments for 'function|load' command");
+  const code = rest[0]!;
+  if (!code.startsWith("#!")) throw err("ERR Missing library metadata");
+  const eol = code.indexOf("\n");
+  const parts = (eol < 0 ? code : code.slice(0, eol)).split(" ").filter((p) => p !== "");
+  const engine = parts[0]!.slice(2);
+  if (engine.toLowerCase() !== "lua") throw err(`ERR Engine '${engine}' not found`);
+  let name: string | null = null;
+  for (const part of parts.slice(1)) {
+    const eq = part.indexOf("=");
+    if (eq < 0) throw err(`ERR Invalid metadata value given: ${part}`);
+    const [k, v] = [part.slice(0, eq), part.slice(eq + 1)];
+    if (k !== "name") throw err(`ERR Invalid metadata value given: ${part}`);
+    if (name !== null) throw err("ERR Invalid metadata value, name argument was given multiple times");
+    name = v;
+  }
+  if (name === null) throw err("ERR Library name was not given");
+  if (!/^[A-Za-z0-9_]+$/.test(name))
+    throw err(
+      "ERR Library names can only contain letters, numbers, or underscores(_) and must be at least one character long",
+    );
+  const state = stateOf(ctx);
+  const existing = state.libraries.get(name);
+  if (existing && !replace) throw err(`ERR Library '${name}' already exists`);
+  const functions = engineOf(state).loadLibrary(eol < 0 ? "" : code.slice(eol));
+  if (functions.length === 0) throw err("ERR No functions registered");
+  for (const f of functions) {
+    const other = state.functions.get(f.name);
+    if (other && other.library.name !== name) {
+      engineOf(state).dropFunctions(functions);
+      throw err(`ERR Function ${f.name} already exists`);
+    }
+  }
+  if (existing) deleteLibrary(state, existing);
+  const library: Library = { name, code, functions };
+  state.libraries.set(name, library);
+  for (const fn of functions) state.functions.set(fn.name, { library, fn });
+  return name;
+}
 
-const checkDenyList: Script = (call, [allKey, statusKey], members) => {
-  const results = call("SMISMEMBER", allKey!, ...members);
-  const status = call("TTL", statusKey!) as number;
-  if (status === -2) call("SETEX", statusKey!, "30", "pending");
-  return [results, status];
-};
+function deleteLibrary(state: ScriptingState, library: Library): void {
+  for (const fn of library.functions) state.functions.delete(fn.name);
+  state.libraries.delete(library.name);
+  engineOf(state).dropFunctions(library.functions);
+}
 
-/** SHA1 of each @upstash/ratelimit 2.x script → its transcription. */
-export const KNOWN_SCRIPTS: Record<string, Script> = {
-  b2efc02798c8e9b471a10f9b1d5745db89923ff3: fixedWindowLimit,
-  "823cb2a5a902d69681244f5e28e5ebb8f2a89edd": fixedWindowRemaining,
-  "74740bb3d7792848093cdef586b6b6037c455fd6": slidingWindowLimit,
-  "7ca36169e0fc9caedd81b4eef8e99854c157f9b5": slidingWindowRemaining,
-  d60be5bd3d83482ae229309f1f7425424f891204: tokenBucketLimit,
-  "40daf4a441df736f5c99f8b77bbe176c909e5de4": tokenBucketRemaining,
-  "1861a700bafe96c833a483af6b1c28a8897cfdb0": cachedFixedWindowLimit,
-  eb82f0e853d2fc9a236fa9bfbe704fda6ac2fc36: cachedFixedWindowRemaining,
-  e04b753a75909b7f99aae4c04cf8869a8de02a9e: multiFixedWindowLimit,
-  e066c8ce3eaca142b0894ad1541e0a58c9924819: multiFixedWindowRemaining,
-  aeb4d8f381e8dafc8e69041baae1324d254ded44: multiSlidingWindowLimit,
-  "87828c1088f6a8d1f512a434ea330189982a1c0a": multiSlidingWindowRemaining,
-  "54bd274ddc59fb3be0f42deee2f64322a10e2b50": resetKeys,
-  e8062088fe7e67994f617766e5d766490de1afb8: checkDenyList,
-};
+function functionList(ctx: Ctx, args: string[]): Reply {
+  let pattern: string | null = null;
+  let withCode = false;
+  for (let i = 0; i < args.length; i++) {
+    const opt = args[i]!.toUpperCase();
+    if (opt === "WITHCODE") {
+      if (withCode) throw err("ERR Unknown argument withcode");
+      withCode = true;
+    } else if (opt === "LIBRARYNAME") {
+      if (pattern !== null) throw err("ERR library name argument was already given");
+      if (i + 1 >= args.length) throw err("ERR library name argument was not given");
+      pattern = args[++i]!;
+    } else throw err(`ERR Unknown argument ${args[i]}`);
+  }
+  const out: Reply[] = [];
+  for (const lib of stateOf(ctx).libraries.values()) {
+    if (pattern !== null && !globMatch(pattern, lib.name)) continue;
+    const entry: Reply[] = [
+      "library_name",
+      lib.name,
+      "engine",
+      "LUA",
+      "functions",
+      lib.functions.map((f) => ["name", f.name, "description", f.description, "flags", [...f.flags]]),
+    ];
+    if (withCode) entry.push("library_code", lib.code);
+    out.push(entry);
+  }
+  return out;
+}
+
+/** EVAL & co., SCRIPT, FUNCTION, FCALL & co. `check` is the store's queue-time check (arity,
+ * unknown command), which redis.call applies with Redis' script wording. */
+export function makeScriptingCommands(check: Check): CommandTable {
+  return {
+    eval: evalCommand(check, false),
+    eval_ro: evalCommand(check, true),
+    evalsha: evalshaCommand(check, false),
+    evalsha_ro: evalshaCommand(check, true),
+    fcall: fcallCommand(check, false),
+    fcall_ro: fcallCommand(check, true),
+    script: {
+      arity: -2,
+      run(ctx, [sub, ...rest]) {
+        switch (sub!.toUpperCase()) {
+          case "LOAD":
+            if (rest.length !== 1) throw err("ERR wrong number of arguments for 'script|load' command");
+            return loadScript(ctx, rest[0]!);
+          case "EXISTS":
+            if (rest.length < 1) throw err("ERR wrong number of arguments for 'script|exists' command");
+            return rest.map((s) => (ctx.scripts.has(s.toLowerCase()) ? 1 : 0));
+          case "FLUSH": {
+            if (rest.length > 1) throw err("ERR wrong number of arguments for 'script|flush' command");
+            if (rest.length === 1 && !["ASYNC", "SYNC"].includes(rest[0]!.toUpperCase()))
+              throw err("ERR SCRIPT FLUSH only support SYNC|ASYNC option");
+            const state = stateOf(ctx);
+            state.engine?.forgetAll();
+            state.meta.clear();
+            ctx.scripts.clear();
+            return new Status("OK");
+          }
+          case "KILL":
+            throw err("NOTBUSY No scripts in execution right now.");
+          default:
+            throw err(`ERR unknown subcommand '${sub}'. Try SCRIPT HELP.`);
+        }
+      },
+    },
+    function: {
+      arity: -2,
+      run(ctx, [sub, ...rest]) {
+        const state = stateOf(ctx);
+        switch (sub!.toUpperCase()) {
+          case "LOAD":
+            if (rest.length < 1) throw err("ERR wrong number of arguments for 'function|load' command");
+            return functionLoad(ctx, rest);
+          case "LIST":
+            return functionList(ctx, rest);
+          case "DELETE": {
+            if (rest.length !== 1) throw err("ERR wrong number of arguments for 'function|delete' command");
+            const lib = state.libraries.get(rest[0]!);
+            if (!lib) throw err("ERR Library not found");
+            deleteLibrary(state, lib);
+            return new Status("OK");
+          }
+          case "FLUSH":
+            if (rest.length > 1) throw err("ERR wrong number of arguments for 'function|flush' command");
+            if (rest.length === 1 && !["ASYNC", "SYNC"].includes(rest[0]!.toUpperCase()))
+              throw err("ERR FUNCTION FLUSH only supports SYNC|ASYNC option");
+            for (const lib of [...state.libraries.values()]) deleteLibrary(state, lib);
+            return new Status("OK");
+          case "KILL":
+            throw err("NOTBUSY No scripts in execution right now.");
+          default:
+            throw err(`ERR unknown subcommand '${sub}'. Try FUNCTION HELP.`);
+        }
+      },
+    },
+  };
+}

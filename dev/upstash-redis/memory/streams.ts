@@ -1,6 +1,6 @@
 /**
  * Streams of the embedded store: XADD XRANGE XREVRANGE XLEN XDEL XTRIM XREAD (non-blocking),
- * XGROUP, XREADGROUP (non-blocking), XACK, XPENDING, XCLAIM, XINFO. Redis 7.0 semantics and error
+ * XGROUP, XREADGROUP (non-blocking, NOACK), XACK, XPENDING, XCLAIM, XAUTOCLAIM, XINFO. Redis 7.0 semantics and error
  * strings, including the entries-added / entries-read / lag bookkeeping. Approximate trimming
  * (`~`) removes whole nodes of 100 entries (Redis' default stream-node-max-entries, ignoring its
  * byte limit), and XINFO STREAM's radix-tree-keys/-nodes are estimates.
@@ -702,6 +702,68 @@ export const streamCommands: CommandTable = {
         out.push(justId ? k : entryReply(e));
       }
       return out;
+    },
+  },
+  xautoclaim: {
+    arity: -6,
+    run(ctx, [key, group, consumer, idleArg, startArg, ...opts]) {
+      // Arguments first, so syntax errors win over a missing key or group (as in Redis 7.0).
+      const minIdle = Math.max(0, parseInt64(idleArg!, "ERR Invalid min-idle-time argument for XAUTOCLAIM"));
+      const start = rangeBound(startArg!, true);
+      let count = 100;
+      let justId = false;
+      for (let j = 0; j < opts.length; j++) {
+        const o = opts[j]!.toUpperCase();
+        if (o === "COUNT" && j + 1 < opts.length) {
+          let n: number;
+          try {
+            n = parseInt64(opts[++j]!);
+          } catch {
+            throw err("ERR COUNT must be > 0");
+          }
+          if (n < 1 || n > Math.floor(Number.MAX_SAFE_INTEGER / 16)) throw err("ERR COUNT must be > 0");
+          count = n;
+        } else if (o === "JUSTID") justId = true;
+        else throw err(SYNTAX);
+      }
+      const s = getStream(ctx, key!);
+      const g = s?.groups.get(group!);
+      if (!s || !g) noGroup(key!, group!);
+      const now = ctx.db.now();
+      let attempts = count * 10;
+      const pel = [...g.pel.values()].filter((p) => cmp(p.id, start) >= 0).sort((a, b) => cmp(a.id, b.id));
+      const claimed: Reply[] = [];
+      const deleted: Reply[] = [];
+      let c: Consumer | undefined;
+      let i = 0;
+      for (; attempts > 0 && count > 0 && i < pel.length; i++) {
+        attempts--;
+        const p = pel[i]!;
+        const k = idStr(p.id);
+        const e = s.get(p.id);
+        if (!e) {
+          // The entry is gone: its PEL entry goes too, reported in the third reply element.
+          g.pel.delete(k);
+          g.consumers.get(p.consumer)?.pel.delete(k);
+          deleted.push(k);
+          count--;
+          continue;
+        }
+        if (minIdle && now - p.time < minIdle) continue;
+        c ??= consumerOf(g, consumer!, now);
+        if (p.consumer !== c.name) {
+          g.consumers.get(p.consumer)?.pel.delete(k);
+          p.consumer = c.name;
+          c.pel.set(k, p);
+        }
+        p.time = now;
+        if (!justId) p.count++;
+        claimed.push(justId ? k : entryReply(e));
+        count--;
+      }
+      // The cursor: the next PEL entry after the last one examined, or 0-0 at the end.
+      const next = pel[i];
+      return [next ? idStr(next.id) : "0-0", claimed, deleted];
     },
   },
   xinfo: {
