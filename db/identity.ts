@@ -11,7 +11,7 @@
  * it as the DB_IDENTITY_KEY secret. `installIdentityKey` (run by db:migrate as the owner) puts a
  * key there; rotating is installing a new kid, switching the secret, then removing the old kid.
  */
-import { type AppRole, appRoles } from "./roles";
+import { type AppRole, appRoles, UUID } from "./roles";
 
 export interface IdentityKey {
   /** Key id: letters, digits, _ or -, at most 32. */
@@ -25,7 +25,6 @@ export const IDENTITY_TTL_SECONDS = 120;
 /** The longest lifetime the database accepts (private.verificar_identidade, migration 0012). */
 export const MAX_IDENTITY_TTL_SECONDS = 600;
 const KID = /^[A-Za-z0-9_-]{1,32}$/;
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 export function assertIdentityKey(key: IdentityKey): IdentityKey {
   if (!KID.test(key.kid)) throw new Error("identity key id must be 1-32 letters, digits, _ or -");

@@ -7,7 +7,7 @@ export interface Auth {
   role: AppRole;
 }
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+export const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /** Refuses anything but a uuid and a known role: the values go into the signed identity. */
 export function assertAuth(auth: Auth): Auth {

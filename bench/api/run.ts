@@ -34,7 +34,6 @@ import os from "node:os";
 import { join } from "node:path";
 import process from "node:process";
 import autocannon from "autocannon";
-import { SignJWT } from "jose";
 import pg from "pg";
 import { migrate } from "../../db/migrate";
 import { openClient } from "../../db/owner-client";
@@ -42,6 +41,7 @@ import { seed } from "../../db/seed";
 import { LOCAL } from "../../dev/config";
 import { configureNeonForLocal } from "../../dev/neon/client";
 import { RespClient } from "../../dev/upstash-redis/resp";
+import { tokenFor } from "../../test/harness/auth";
 import {
   ADMIN_URL,
   APP_ROLE,
@@ -418,19 +418,8 @@ function readStatement(key: EndpointKey, data: BenchData): { userId: string; sta
 }
 
 async function tokensFor(fisios: string[]): Promise<Map<string, string>> {
-  const key = new TextEncoder().encode(JWT_SECRET);
   const out = new Map<string, string>();
-  for (const f of fisios) {
-    out.set(
-      f,
-      await new SignJWT({ role: ROLE })
-        .setProtectedHeader({ alg: "HS256" })
-        .setSubject(f)
-        .setIssuedAt()
-        .setExpirationTime("3h")
-        .sign(key),
-    );
-  }
+  for (const f of fisios) out.set(f, await tokenFor({ userId: f, role: ROLE }, JWT_SECRET, "3h"));
   return out;
 }
 

@@ -74,7 +74,6 @@ function identityInitPlans(node: PlanNode): { ms: number; count: number } {
 async function main() {
   await admin(`DROP DATABASE IF EXISTS ${DATABASE} WITH (FORCE)`);
   await admin(`CREATE DATABASE ${DATABASE}`);
-  const ownerUrl = urlOf(DATABASE);
   try {
     // Roles exist on this server already (the local endpoint creates them); make sure they do.
     for (const [role, pw] of Object.entries(LOCAL.roles))
@@ -100,7 +99,6 @@ async function main() {
     ).rows[0].s as string;
     await owner.query("COMMIT");
     await owner.end();
-    void ownerUrl;
 
     const app = new pg.Client({ connectionString: urlOf(DATABASE, "fisioflow_app") });
     await app.connect();

@@ -31,7 +31,6 @@ import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import { join } from "node:path";
 import process from "node:process";
-import { SignJWT } from "jose";
 import pg from "pg";
 import { migrate } from "../../db/migrate";
 import { openClient } from "../../db/owner-client";
@@ -41,6 +40,7 @@ import { LOCAL } from "../../dev/config";
 import { startNeonEndpoint } from "../../dev/neon";
 import { configureNeonForLocal } from "../../dev/neon/client";
 import { startUpstashRedis } from "../../dev/upstash-redis";
+import { tokenFor } from "../../test/harness/auth";
 import { percentile } from "../api/pgbench";
 import { spawnTsx } from "../neon-endpoint/shared";
 
@@ -173,14 +173,7 @@ async function superuser<T extends pg.QueryResultRow>(url: string, text: string,
   }
 }
 
-async function token(fisio: string): Promise<string> {
-  return new SignJWT({ role: "fisioterapeuta" })
-    .setProtectedHeader({ alg: "HS256" })
-    .setSubject(fisio)
-    .setIssuedAt()
-    .setExpirationTime("4h")
-    .sign(new TextEncoder().encode(JWT_SECRET));
-}
+const token = (fisio: string) => tokenFor({ userId: fisio, role: "fisioterapeuta" }, JWT_SECRET, "4h");
 
 // ----------------------------------------------------------------------------------------- main
 
