@@ -12,6 +12,9 @@ export const LOCAL = {
     qstash: 8080, // QStash
     worker: 8787, // wrangler dev
   },
+  /** The local endpoint's id: a Neon-style host `ep-fisioflow-local.<anything>` or the startup
+   * option `endpoint=ep-fisioflow-local` names it, as on Neon (dev/neon/hosts.ts). */
+  endpointId: "ep-fisioflow-local",
   /** The database the local Neon endpoint serves (Neon's default is neondb; ours is fisioflow). */
   database: "fisioflow",
   /** Roles of the local Neon "project": name → password. The owner runs migrations; the app role

@@ -47,6 +47,7 @@ async function main() {
   });
   stops.push(() => neon.close());
   say(`Neon endpoint   ${neon.url} (${neon.backend}, database ${database})`);
+  say(`  over TCP too   psql ${neon.connectionString("fisioflow_owner")}`);
   configureNeonForLocal(neon);
 
   const redis = await startUpstashRedis({

@@ -12,8 +12,6 @@ export function authError(code: "28P01" | "3D000" | "08P01", message: string): P
 }
 
 export class Authenticator {
-  private cache = new Map<string, AuthResult>();
-
   constructor(
     private readonly roles: Record<string, string>,
     private readonly database: string,
@@ -29,27 +27,5 @@ export class Authenticator {
       return { ok: false, error: authError("3D000", `database "${database}" does not exist`) };
     }
     return { ok: true, role: user, database };
-  }
-
-  /** Parses a Neon-Connection-String header (cached: the driver sends the same string every time). */
-  fromConnectionString(connectionString: string): AuthResult {
-    const hit = this.cache.get(connectionString);
-    if (hit) return hit;
-    let result: AuthResult;
-    try {
-      const url = new URL(connectionString);
-      if (url.protocol !== "postgres:" && url.protocol !== "postgresql:") throw new Error("scheme");
-      const user = decodeURIComponent(url.username);
-      const password = decodeURIComponent(url.password);
-      const database = decodeURIComponent(url.pathname.replace(/^\//, ""));
-      if (!user || !database) throw new Error("missing user or database");
-      result = this.check(user, password, database);
-    } catch {
-      result = { ok: false, error: authError("08P01", "invalid Neon-Connection-String header") };
-    }
-    // Bounded: a client rotating strings must not grow memory without limit.
-    if (this.cache.size > 1000) this.cache.clear();
-    this.cache.set(connectionString, result);
-    return result;
   }
 }

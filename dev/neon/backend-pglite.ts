@@ -52,6 +52,7 @@ import {
   IdentityGuard,
 } from "./identity-check";
 import { Mutex } from "./mutex";
+import { PgliteCopyIn, withoutCopyIn } from "./pglite-copy";
 import {
   authenticationRequest,
   backendKeyData,
@@ -294,16 +295,33 @@ export async function startPgliteBackend(opts: PgliteBackendOptions): Promise<Ba
 
   class PgliteSession implements Session {
     private pending: Buffer = Buffer.alloc(0);
+    private readonly copyIn = new PgliteCopyIn();
     private holding = false;
     private pumping = false;
     private ended = false;
     /** Its own identity check is being judged: a stop it causes is reported by the pump. */
     private verifying = false;
 
+    /** The startup settings being applied: nothing runs before. */
+    ready: Promise<void> | null = null;
+
     constructor(
       private readonly role: string,
       private readonly io: SessionIO,
     ) {}
+
+    get isEnded(): boolean {
+      return this.ended;
+    }
+
+    /** The login failed after all: tell the client and end. */
+    fail(code: string, message: string): void {
+      if (this.ended) return;
+      this.ended = true;
+      sessions.delete(this);
+      this.io.send(errorResponse("FATAL", code, message));
+      this.io.close();
+    }
 
     write(data: Buffer): void {
       this.pending = this.pending.length ? Buffer.concat([this.pending, data]) : data;
@@ -328,21 +346,32 @@ export async function startPgliteBackend(opts: PgliteBackendOptions): Promise<Ba
       if (this.pumping) return;
       this.pumping = true;
       try {
+        if (this.ready) await this.ready;
         while (!this.ended) {
           const { starts, end } = completeMessages(this.pending);
           if (!starts.length) break;
-          let batch = this.pending.subarray(0, end);
-          this.pending = this.pending.subarray(end);
           // Terminate never reaches PGlite (it would end the only session): it ends ours.
-          const terminateAt = starts.find((s) => batch[s] === 0x58);
-          if (terminateAt !== undefined) {
-            batch = batch.subarray(0, terminateAt);
+          const terminateAt = starts.find((s) => this.pending[s] === 0x58);
+          const limit = terminateAt ?? end;
+          const input = this.pending;
+          const step = this.copyIn.step(
+            input,
+            starts.filter((s) => s < limit),
+            limit,
+          );
+          this.pending = this.pending.subarray(step.consumed);
+          if (terminateAt !== undefined && step.consumed >= terminateAt) {
             this.ended = true;
             this.pending = Buffer.alloc(0);
           }
-          if (!batch.length) break;
-          const lastType = batch[starts.filter((s) => s < batch.length).at(-1)!]!;
-          batch = guardRoleChanges(batch);
+          if (step.reply) this.io.send(step.reply);
+          if (!step.run.length) {
+            if (this.ended) break;
+            continue;
+          }
+          // A held COPY ends with its CopyDone/CopyFail but answers as the Query it is.
+          const lastType = step.copy ? 0x51 : input[starts.filter((s) => s < step.consumed).at(-1)!]!;
+          const batch = guardRoleChanges(step.run);
           let out: Buffer;
           if (this.holding) out = await exec(batch);
           else {
@@ -354,6 +383,7 @@ export async function startPgliteBackend(opts: PgliteBackendOptions): Promise<Ba
             }
             out = await execAs(this.role, batch);
           }
+          if (step.copy) out = withoutCopyIn(out);
           const ends = readyEnds(out);
           const idle = ends.length > 0 && out[ends.at(-1)! - 1] === 0x49; // 'I'
           // Sync, Query or FunctionCall answered and no transaction open: a unit of work ended.
@@ -446,21 +476,18 @@ export async function startPgliteBackend(opts: PgliteBackendOptions): Promise<Ba
     openSession(role, _database, startupParams, io): Session {
       const session = new PgliteSession(role, io);
       sessions.add(session);
-      const params: [string, string][] = [
-        ...serverParams,
-        ["client_encoding", "UTF8"],
-        ["is_superuser", "off"],
-        ["session_authorization", role],
-        ["application_name", startupParams.application_name ?? ""],
-      ];
-      io.send(
-        Buffer.concat([
-          authenticationRequest(0),
-          ...params.map(([k, v]) => parameterStatus(k, v)),
-          backendKeyData(nextPid++, Math.floor(Math.random() * 0x7fffffff)),
-          readyForQuery("I"),
-        ]),
-      );
+      const settings = startupSettings(startupParams);
+      if (typeof settings === "string") {
+        session.fail("42501", settings);
+        return session;
+      }
+      if (settings.length) {
+        session.ready = applySettings(role, settings).then(
+          (problem) =>
+            problem ? session.fail(problem.code, problem.message) : hello(session, role, startupParams, io),
+          (err: Error) => session.fail("XX000", err.message),
+        );
+      } else hello(session, role, startupParams, io);
       return session;
     },
 
@@ -471,6 +498,88 @@ export async function startPgliteBackend(opts: PgliteBackendOptions): Promise<Ba
       await db.close();
     },
   };
+
+  /**
+   * A session's startup settings (options -c ..., other startup parameters), set once as its role
+   * before the login completes: an invalid one fails the login, as on PostgreSQL. They live in the
+   * one shared session like any SET (see the header).
+   */
+  async function applySettings(
+    role: string,
+    settings: [string, string][],
+  ): Promise<{ code: string; message: string } | null> {
+    await mutex.acquire();
+    try {
+      const sql = settings.map(([k, v]) => `SET ${quoteIdent(k)} = ${quoteLiteral(v)}`).join("; ");
+      const out = await execAs(role, guardRoleChanges(queryMessage(sql)));
+      const error = decodeSegments(out)[0]?.error;
+      if (error) {
+        await exec(CLEANUP);
+        return { code: error.code ?? "22023", message: error.message };
+      }
+      const problem = verify(role, await exec(guard.check(role)));
+      if (problem) {
+        await exec(CLEANUP);
+        return { code: "42501", message: guard.failure(problem).message };
+      }
+      return null;
+    } finally {
+      mutex.release();
+    }
+  }
+
+  /** AuthenticationOk, the ParameterStatus messages, BackendKeyData, ReadyForQuery. */
+  function hello(session: PgliteSession, role: string, startupParams: Record<string, string>, io: SessionIO) {
+    if (session.isEnded) return;
+    const params: [string, string][] = [
+      ...serverParams,
+      ["client_encoding", "UTF8"],
+      ["is_superuser", "off"],
+      ["session_authorization", role],
+      ["application_name", startupParams.application_name ?? ""],
+    ];
+    io.send(
+      Buffer.concat([
+        authenticationRequest(0),
+        ...params.map(([k, v]) => parameterStatus(k, v)),
+        backendKeyData(nextPid++, Math.floor(Math.random() * 0x7fffffff)),
+        readyForQuery("I"),
+      ]),
+    );
+  }
+}
+
+/** Startup parameters that are not settings, or that PGlite's one session must not take from a client. */
+const NOT_SETTINGS = new Set(["application_name", "client_encoding", "user", "database"]);
+const IDENTITY_SETTINGS = new Set(["role", "session_authorization", "is_superuser"]);
+
+/**
+ * The settings a client's startup asks for: its other parameters and `options` (`-c name=value`,
+ * `-cname=value`, `--name=value`; backslash escapes a space), or why the login is refused.
+ */
+export function startupSettings(params: Record<string, string>): [string, string][] | string {
+  const out: [string, string][] = [];
+  for (const [k, v] of Object.entries(params)) {
+    if (k === "options" || NOT_SETTINGS.has(k)) continue;
+    if (k === "replication") return "replication connections are not supported on the PGlite backend";
+    out.push([k, v]);
+  }
+  const tokens = (params.options ?? "").match(/(?:\\.|\S)+/g)?.map((t) => t.replace(/\\(.)/g, "$1")) ?? [];
+  for (let i = 0; i < tokens.length; i++) {
+    let t = tokens[i]!;
+    if (t === "-c") t = tokens[++i] ?? "";
+    else if (t.startsWith("-c")) t = t.slice(2);
+    else if (t.startsWith("--")) t = t.slice(2);
+    else return `invalid command-line argument for server process: ${t}`;
+    const eq = t.indexOf("=");
+    if (eq <= 0) return `invalid command-line argument for server process: ${t}`;
+    out.push([t.slice(0, eq).replace(/-/g, "_"), t.slice(eq + 1)]);
+  }
+  for (const [k] of out) {
+    if (IDENTITY_SETTINGS.has(k.toLowerCase()))
+      return `permission denied to set parameter "${k}" at login on the local endpoint`;
+  }
+  return out;
 }
 
 /**

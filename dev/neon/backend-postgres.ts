@@ -431,6 +431,13 @@ export async function startPostgresBackend(opts: PostgresBackendOptions): Promis
       return bridge;
     },
 
+    cancel(pid, secret) {
+      // PostgreSQL checks the secret; the client got this key from the server itself.
+      const s = connectSocket(target);
+      s.on("error", () => s.destroy());
+      s.end(cancelRequest(pid, secret));
+    },
+
     async close() {
       clearInterval(sweeper);
       for (const p of pools.values()) p.close();

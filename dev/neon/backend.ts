@@ -56,5 +56,10 @@ export interface Backend {
   run(role: string, messages: Buffer, syncs: number): Promise<Buffer>;
   /** Starts a wire-protocol session; the backend sends AuthenticationOk onwards through `io`. */
   openSession(role: string, database: string, startupParams: Record<string, string>, io: SessionIO): Session;
+  /**
+   * A client's CancelRequest with the key from its BackendKeyData: the backend cancels that
+   * session's running query if the key is one of its own (optional: PGlite cannot interrupt).
+   */
+  cancel?(pid: number, secret: number): void;
   close(): Promise<void>;
 }

@@ -7,8 +7,8 @@
  * Postgres turns into ROLLBACK if a statement failed) — sent to the backend as one write.
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
-import type { Authenticator } from "./auth";
-import { type Backend, BackendRequestError } from "./backend";
+import { BackendRequestError } from "./backend";
+import type { EndpointHosts } from "./hosts";
 import {
   type DecodedSegment,
   decodeSegments,
@@ -149,15 +149,20 @@ function header(req: IncomingMessage, name: string): string | undefined {
   return Array.isArray(v) ? v[0] : v;
 }
 
-export function createSqlHandler(auth: Authenticator, backend: Backend, log: (line: string) => void) {
+/**
+ * The endpoint is the one the connection string's host names (hosts.ts), as Neon routes by it;
+ * an unknown one fails as a wrong password does.
+ */
+export function createSqlHandler(hosts: EndpointHosts, log: (line: string) => void) {
   return async function handleSql(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const cors = req.headers.origin; // allowed by the server before the request got here
     try {
       const connectionString = header(req, "neon-connection-string");
       if (!connectionString) throw new BadRequest("missing Neon-Connection-String header");
       const body = await readBody(req);
-      const who = auth.fromConnectionString(connectionString);
+      const who = hosts.fromConnectionString(connectionString);
       if (!who.ok) return sendJson(res, 400, errorBody(who.error), cors);
+      const { backend } = who.route;
       // The driver always asks for arrays; objects are for other clients of the HTTP API.
       const arrayMode = header(req, "neon-array-mode") === "true";
       let parsed: unknown;

@@ -1,7 +1,10 @@
 /**
  * The local Neon endpoint: a stand-in for Neon's proxy that @neondatabase/serverless cannot tell
  * apart from Neon for what the project uses — HTTP POST /sql (single queries and transactional
- * batches) and the WebSocket /v1 tunnel for Pool/Client — on one node:http server.
+ * batches), the WebSocket /v1 tunnel for Pool/Client, and the Postgres wire protocol over plain
+ * TCP (psql, pg_dump, `pg`) — on one port; the first bytes of a connection tell which (tcp.ts).
+ * Which endpoint a connection is for comes from one table of hosts (hosts.ts) that the control
+ * plane extends; an unknown endpoint is refused as a failed login, as Neon does.
  *
  * Backends: a real PostgreSQL when `postgresUrl` is given (clients run as their own roles), else an
  * embedded PGlite (see backend-pglite.ts for its single-session limits). Browsers are answered
@@ -9,16 +12,18 @@
  * of work is checked to have stayed its role (identity-check.ts).
  */
 import http from "node:http";
-import type { AddressInfo } from "node:net";
+import net, { type AddressInfo } from "node:net";
 import { WebSocketServer } from "ws";
 import { LOCAL } from "../config";
 import { Authenticator } from "./auth";
 import type { Backend } from "./backend";
 import { startPgliteBackend } from "./backend-pglite";
 import { startPostgresBackend } from "./backend-postgres";
+import { EndpointHosts, type EndpointRoute } from "./hosts";
 import { corsHeaders, createSqlHandler } from "./http-sql";
 import { requestCheck } from "./origin-check";
-import { handleWebSocket } from "./ws-proxy";
+import { sniffConnection } from "./tcp";
+import { handleWebSocket, webSocketHost } from "./ws-proxy";
 
 export interface NeonEndpointOptions {
   /** default LOCAL.ports.neon; tests pass 0 */
@@ -31,6 +36,8 @@ export interface NeonEndpointOptions {
   dataDir?: string;
   /** default LOCAL.database */
   database?: string;
+  /** The endpoint's id (Neon's `ep-...`), default LOCAL.endpointId: see hosts.ts. */
+  endpointId?: string;
   /** name → password; default LOCAL.roles */
   roles?: Record<string, string>;
   /** backend connections per (role, database) on postgres; default 20 */
@@ -63,6 +70,10 @@ export interface NeonEndpoint {
   /** 127.0.0.1:PORT/v1 → neonConfig.wsProxy (with useSecureWebSocket = false) */
   wsProxy: string;
   backend: "pglite" | "postgres";
+  /** postgresql://... over plain TCP works too: psql, pg_dump, `pg` (no TLS). */
+  port: number;
+  /** The endpoints served here and their host names; the control plane adds its branches. */
+  hosts: EndpointHosts;
   /** What the endpoint has served so far: tests count Neon HTTP round trips with it. */
   stats: { sqlRequests: number };
   /** postgresql://role:pw@localhost:PORT/db */
@@ -92,9 +103,20 @@ export async function startNeonEndpoint(opts: NeonEndpointOptions = {}): Promise
         log,
       });
 
-  const auth = new Authenticator(roles, database);
+  const main: EndpointRoute = {
+    endpointId: opts.endpointId ?? LOCAL.endpointId,
+    auth: new Authenticator(roles, database),
+    backend,
+  };
+  const hosts = new EndpointHosts(main, [
+    "localhost",
+    "127.0.0.1",
+    "[::1]",
+    hostname,
+    ...(opts.allowedHosts ?? []),
+  ]);
   const stats = { sqlRequests: 0 };
-  const handleSql = createSqlHandler(auth, backend, log);
+  const handleSql = createSqlHandler(hosts, log);
   const refusal = requestCheck({
     allowedOrigins: opts.allowedOrigins,
     allowedHosts: opts.allowedHosts,
@@ -146,14 +168,23 @@ export async function startNeonEndpoint(opts: NeonEndpointOptions = {}): Promise
       socket.destroy();
       return;
     }
-    wss.handleUpgrade(req, socket, head, (ws) => handleWebSocket(ws, auth, backend, log));
+    const host = webSocketHost(req);
+    wss.handleUpgrade(req, socket, head, (ws) => handleWebSocket(ws, hosts, host, log));
   });
 
-  await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(opts.port ?? LOCAL.ports.neon, hostname, () => resolve());
+  // One port for HTTP, WebSocket and Postgres: each connection is sorted by its first bytes.
+  const sockets = new Set<net.Socket>();
+  const listener = net.createServer({ noDelay: true }, (socket) => {
+    sockets.add(socket);
+    socket.once("close", () => sockets.delete(socket));
+    socket.on("error", () => socket.destroy());
+    sniffConnection(socket, server, hosts, log);
   });
-  const { port } = server.address() as AddressInfo;
+  await new Promise<void>((resolve, reject) => {
+    listener.once("error", reject);
+    listener.listen(opts.port ?? LOCAL.ports.neon, hostname, () => resolve());
+  });
+  const { port } = listener.address() as AddressInfo;
   const url = `http://${hostname}:${port}`;
 
   return {
@@ -161,6 +192,8 @@ export async function startNeonEndpoint(opts: NeonEndpointOptions = {}): Promise
     sqlUrl: `${url}/sql`,
     wsProxy: `${hostname}:${port}/v1`,
     backend: backend.kind,
+    port,
+    hosts,
     stats,
     connectionString(role = "fisioflow_app", db = database) {
       const password = roles[role] ?? "";
@@ -170,7 +203,8 @@ export async function startNeonEndpoint(opts: NeonEndpointOptions = {}): Promise
       for (const client of wss.clients) client.terminate();
       wss.close();
       server.closeAllConnections();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
+      for (const socket of sockets) socket.destroy();
+      await new Promise<void>((resolve) => listener.close(() => resolve()));
       await backend.close();
     },
   };

@@ -7,6 +7,7 @@
  *   skipped with a message saying so, except in CI (CI=true), where that is a failure: CI must
  *   always cover both backends.
  */
+import { spawnSync } from "node:child_process";
 import pg from "pg";
 
 export type BackendName = "pglite" | "postgres";
@@ -91,4 +92,17 @@ export async function testBackends(): Promise<{ name: BackendName; skip: string 
     out.push({ name: "postgres", skip: reason });
   }
   return out;
+}
+
+/**
+ * null when the PostgreSQL client program `name` (psql, pg_dump) runs, else why not; under CI=true
+ * its absence is a failure (.ci/run installs postgresql-client).
+ */
+export function probeClientProgram(name: string): string | null {
+  const r = spawnSync(name, ["--version"], { encoding: "utf8" });
+  if (r.status === 0) return null;
+  const reason = `${name} not found (install the PostgreSQL client, e.g. apt-get install postgresql-client)`;
+  if (process.env.CI === "true") throw new Error(`CI must run the ${name} tests, but ${reason}`);
+  console.warn(`[skip] ${reason}`);
+  return reason;
 }
