@@ -1,0 +1,258 @@
+/**
+ * The mapping from the legacy schema (db/legacy/schema.sql) to the new one, table by table, as
+ * SQL: the source query maps each legacy row to the target's columns (so the rows travel
+ * already mapped and the verification can compute the same projection on both sides), and says
+ * why a row cannot be migrated when the row alone shows it (a date that is not a date). What only
+ * the target can tell (a CPF already taken, an overlapping consulta, a parent in quarantine) is
+ * checked there, batch by batch (sync.ts).
+ */
+
+export const MIGRATED_TABLES = [
+  "fisioterapeutas",
+  "exercicios",
+  "pacientes",
+  "consultas",
+  "prontuarios",
+  "prescricoes",
+] as const;
+export type MigratedTableName = (typeof MIGRATED_TABLES)[number];
+
+export function isMigratedTable(name: string): name is MigratedTableName {
+  return (MIGRATED_TABLES as readonly string[]).includes(name);
+}
+
+export interface ParentKey {
+  column: string;
+  table: MigratedTableName;
+}
+
+/** A target-side refusal checked before the upsert, over the batch `i` (with `i.ord`). */
+export interface ConflictCheck {
+  motivo: string;
+  /** The constraint it stands for (kept in quarentena.detalhe). */
+  constraint: string;
+  /** A predicate over `i` (one input row) and `i_all` (the whole batch): true = refuse. */
+  sql: string;
+}
+
+export interface MigratedTable {
+  name: MigratedTableName;
+  /** Target columns written and compared (not created_at/updated_at: the target's triggers own them). */
+  columns: readonly string[];
+  /** SELECT list over the legacy row `s`, one expression per column, in `columns` order. */
+  select: readonly string[];
+  /** A SQL expression over `s`: why the row cannot be migrated, or NULL. */
+  reason: string | null;
+  /** ON CONFLICT target. */
+  conflictKey: readonly string[];
+  /** insert-only: the target never updates a row (prontuarios are append-only). */
+  mode: "upsert" | "insert-only";
+  parents: readonly ParentKey[];
+  checks: readonly ConflictCheck[];
+}
+
+/** 'DD/MM/YYYY' → date, NULL when empty; the CASE keeps every cast behind its guard. */
+const birthDate = (c: string) => `CASE
+    WHEN ${c} IS NULL OR btrim(${c}) = '' THEN NULL
+    WHEN btrim(${c}) !~ '^[0-9]{2}/[0-9]{2}/[0-9]{4}$' THEN NULL
+    WHEN substr(btrim(${c}), 4, 2)::int NOT BETWEEN 1 AND 12 THEN NULL
+    WHEN substr(btrim(${c}), 7, 4)::int NOT BETWEEN 1900 AND 2100 THEN NULL
+    WHEN substr(btrim(${c}), 1, 2)::int NOT BETWEEN 1 AND extract(day FROM (make_date(substr(btrim(${c}), 7, 4)::int, substr(btrim(${c}), 4, 2)::int, 1) + interval '1 month - 1 day'))::int THEN NULL
+    ELSE to_date(btrim(${c}), 'DD/MM/YYYY') END`;
+
+const cpfDigits = (c: string) => `nullif(regexp_replace(coalesce(${c}, ''), '[^0-9]', '', 'g'), '')`;
+
+const STATUS_CONSULTA = `lower(btrim(s.status))`;
+
+export const TABLES: Record<MigratedTableName, MigratedTable> = {
+  fisioterapeutas: {
+    name: "fisioterapeutas",
+    columns: ["id", "nome", "email", "crefito"],
+    select: ["s.id", "btrim(s.nome)", "lower(btrim(s.email))", "btrim(s.crefito)"],
+    reason: null,
+    conflictKey: ["id"],
+    mode: "upsert",
+    parents: [],
+    checks: [
+      {
+        motivo: "email_duplicado",
+        constraint: "fisioterapeutas_email_key",
+        sql: `EXISTS (SELECT 1 FROM public.fisioterapeutas f WHERE f.email = i.email AND f.id <> i.id)
+          OR EXISTS (SELECT 1 FROM i_all j WHERE j.email = i.email AND j.ord < i.ord AND j.id <> i.id)`,
+      },
+    ],
+  },
+  exercicios: {
+    name: "exercicios",
+    columns: ["id", "nome", "descricao", "categoria"],
+    select: ["s.id", "btrim(s.nome)", "s.descricao", "btrim(s.categoria)"],
+    reason: null,
+    conflictKey: ["id"],
+    mode: "upsert",
+    parents: [],
+    checks: [
+      {
+        motivo: "nome_duplicado",
+        constraint: "exercicios_nome_key",
+        sql: `EXISTS (SELECT 1 FROM public.exercicios e WHERE e.nome = i.nome AND e.id <> i.id)
+          OR EXISTS (SELECT 1 FROM i_all j WHERE j.nome = i.nome AND j.ord < i.ord AND j.id <> i.id)`,
+      },
+    ],
+  },
+  pacientes: {
+    name: "pacientes",
+    columns: ["id", "nome", "email", "telefone", "data_nascimento", "cpf", "status", "fisioterapeuta_id"],
+    select: [
+      "s.id",
+      "btrim(s.nome)",
+      "nullif(lower(btrim(s.email)), '')",
+      "nullif(btrim(s.telefone), '')",
+      birthDate("s.data_nascimento"),
+      cpfDigits("s.cpf"),
+      "CASE WHEN s.ativo THEN 'ativo' ELSE 'inativo' END",
+      "s.fisioterapeuta_id",
+    ],
+    reason: `CASE
+      WHEN nullif(btrim(s.data_nascimento), '') IS NOT NULL AND (${birthDate("s.data_nascimento")}) IS NULL
+        THEN 'data_nascimento_invalida'
+      WHEN ${cpfDigits("s.cpf")} IS NOT NULL AND length(${cpfDigits("s.cpf")}) <> 11 THEN 'cpf_invalido'
+      END`,
+    conflictKey: ["id"],
+    mode: "upsert",
+    parents: [{ column: "fisioterapeuta_id", table: "fisioterapeutas" }],
+    checks: [
+      {
+        motivo: "cpf_duplicado",
+        constraint: "pacientes_cpf_key",
+        sql: `i.cpf IS NOT NULL AND (
+          EXISTS (SELECT 1 FROM private.pacientes_cpf k WHERE k.cpf = i.cpf AND k.paciente_id <> i.id)
+          OR EXISTS (SELECT 1 FROM i_all j WHERE j.cpf = i.cpf AND j.ord < i.ord AND j.id <> i.id))`,
+      },
+      {
+        motivo: "email_duplicado",
+        constraint: "pacientes_email_key",
+        sql: `i.email IS NOT NULL AND (
+          EXISTS (SELECT 1 FROM private.pacientes_email k WHERE k.email = lower(i.email) AND k.paciente_id <> i.id)
+          OR EXISTS (SELECT 1 FROM i_all j WHERE lower(j.email) = lower(i.email) AND j.ord < i.ord AND j.id <> i.id))`,
+      },
+    ],
+  },
+  consultas: {
+    name: "consultas",
+    columns: [
+      "id",
+      "paciente_id",
+      "fisioterapeuta_id",
+      "data_consulta",
+      "duracao_min",
+      "status",
+      "observacoes",
+    ],
+    select: [
+      "s.id",
+      "s.paciente_id",
+      "s.fisioterapeuta_id",
+      "s.data_hora",
+      "s.duracao_min",
+      STATUS_CONSULTA,
+      "s.observacoes",
+    ],
+    reason: `CASE
+      WHEN ${STATUS_CONSULTA} NOT IN ('agendada', 'confirmada', 'realizada', 'cancelada', 'falta') THEN 'status_invalido'
+      WHEN s.duracao_min NOT BETWEEN 5 AND 480 THEN 'duracao_invalida'
+      END`,
+    conflictKey: ["id", "data_consulta"],
+    mode: "upsert",
+    parents: [
+      { column: "paciente_id", table: "pacientes" },
+      { column: "fisioterapeuta_id", table: "fisioterapeutas" },
+    ],
+    checks: [
+      {
+        motivo: "consulta_sobreposta",
+        constraint: "consultas_no_overlap",
+        sql: `i.status <> 'cancelada' AND (
+          EXISTS (SELECT 1 FROM private.consultas_agenda a
+                   WHERE a.fisioterapeuta_id = i.fisioterapeuta_id AND a.consulta_id <> i.id
+                     AND a.periodo && private.consulta_periodo(i.status, i.data_consulta, i.duracao_min)
+                     AND NOT EXISTS (SELECT 1 FROM i_all m WHERE m.id = a.consulta_id))
+          OR EXISTS (SELECT 1 FROM i_all j
+                      WHERE j.fisioterapeuta_id = i.fisioterapeuta_id AND j.ord < i.ord AND j.id <> i.id
+                        AND j.status <> 'cancelada'
+                        AND private.consulta_periodo(j.status, j.data_consulta, j.duracao_min)
+                            && private.consulta_periodo(i.status, i.data_consulta, i.duracao_min)))`,
+      },
+    ],
+  },
+  prontuarios: {
+    name: "prontuarios",
+    columns: ["id", "paciente_id", "fisioterapeuta_id", "consulta_id", "conteudo"],
+    select: ["s.id", "s.paciente_id", "s.fisioterapeuta_id", "s.consulta_id", "s.conteudo"],
+    reason: null,
+    conflictKey: ["id"],
+    mode: "insert-only",
+    parents: [
+      { column: "paciente_id", table: "pacientes" },
+      { column: "fisioterapeuta_id", table: "fisioterapeutas" },
+    ],
+    checks: [
+      {
+        // The target keeps clinical records append-only: a change made in the source after the
+        // record was copied cannot be applied, so it is put aside for a person to look at.
+        motivo: "prontuario_alterado_na_origem",
+        constraint: "prontuarios_append_only",
+        sql: `EXISTS (SELECT 1 FROM public.prontuarios p WHERE p.id = i.id
+                 AND (p.paciente_id, p.fisioterapeuta_id, p.consulta_id, p.conteudo)
+                     IS DISTINCT FROM (i.paciente_id, i.fisioterapeuta_id, i.consulta_id, i.conteudo))`,
+      },
+    ],
+  },
+  prescricoes: {
+    name: "prescricoes",
+    columns: [
+      "id",
+      "paciente_id",
+      "exercicio_id",
+      "fisioterapeuta_id",
+      "series",
+      "repeticoes",
+      "frequencia",
+      "observacoes",
+      "inicio",
+      "fim",
+      "ativa",
+    ],
+    select: [
+      "s.id",
+      "s.paciente_id",
+      "s.exercicio_id",
+      "s.fisioterapeuta_id",
+      "s.series",
+      "s.repeticoes",
+      "btrim(s.frequencia)",
+      "s.observacoes",
+      "s.inicio",
+      "s.fim",
+      "s.ativa",
+    ],
+    reason: `CASE
+      WHEN s.series NOT BETWEEN 1 AND 50 THEN 'series_invalidas'
+      WHEN s.repeticoes NOT BETWEEN 1 AND 500 THEN 'repeticoes_invalidas'
+      WHEN s.fim IS NOT NULL AND s.fim < s.inicio THEN 'periodo_invalido'
+      END`,
+    conflictKey: ["id"],
+    mode: "upsert",
+    parents: [
+      { column: "paciente_id", table: "pacientes" },
+      { column: "exercicio_id", table: "exercicios" },
+      { column: "fisioterapeuta_id", table: "fisioterapeutas" },
+    ],
+    checks: [],
+  },
+};
+
+/** The mapped projection of the legacy table: target column names, plus _motivo and the keyset. */
+export function mappedSelect(t: MigratedTable): string {
+  const cols = t.select.map((expr, i) => `${expr} AS ${t.columns[i]}`);
+  return `SELECT ${cols.join(", ")}, ${t.reason ?? "NULL::text"} AS _motivo, s.updated_at AS _updated_at FROM public.${t.name} s`;
+}
