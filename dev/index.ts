@@ -47,7 +47,8 @@ async function main() {
   });
   stops.push(() => neon.close());
   say(`Neon endpoint   ${neon.url} (${neon.backend}, database ${database})`);
-  say(`  over TCP too   psql ${neon.connectionString("fisioflow_owner")}`);
+  // Without the password: connection strings are never printed (it is DATABASE_OWNER_URL's).
+  say(`  over TCP too   psql postgresql://fisioflow_owner@localhost:${neon.port}/${database}`);
   configureNeonForLocal(neon);
 
   const redis = await startUpstashRedis({

@@ -22,7 +22,12 @@ const DEVELOPMENT_VALUES: Record<string, readonly string[]> = {
 const LOCAL_ROLE_PASSWORDS = ["owner-local-password", "app-local-password"];
 const LOCAL_HOST = /^(localhost|.+\.localhost|127(\.\d{1,3}){3}|0\.0\.0\.0|\[::1?\])$/i;
 /** Connection-string keys (READ_REPLICA_URLS: a comma-separated list of them). */
-const CONNECTION_KEYS = ["DATABASE_URL", "DATABASE_OWNER_URL", "READ_REPLICA_URLS"] as const;
+const CONNECTION_KEYS = [
+  "DATABASE_URL",
+  "DATABASE_OWNER_URL",
+  "READ_REPLICA_URLS",
+  "LEGACY_DATABASE_URL",
+] as const;
 /** Local cloud only: production reaches Neon through its own hosts. */
 const UNSET_IN_PRODUCTION = ["NEON_FETCH_ENDPOINT", "NEON_WS_PROXY"] as const;
 /** Without them a token minted for another app by the same issuer (or another issuer) would pass. */
@@ -80,6 +85,12 @@ const EnvFields = z.object({
     .refine((v) => !/pgbouncer=true/.test(v), "pgbouncer=true is not a Neon parameter; use the -pooler host"),
   /** Owner role, for maintenance jobs only (partition upkeep). The API never uses it. */
   DATABASE_OWNER_URL: z
+    .string()
+    .regex(/^postgres(ql)?:\/\//, "must be a postgresql:// connection string")
+    .optional(),
+  /** The legacy PostgreSQL being migrated (jobs/migration-sync reads it over TCP; Hyperdrive's
+   * connection string in production). Absent: the migration jobs refuse to run. */
+  LEGACY_DATABASE_URL: z
     .string()
     .regex(/^postgres(ql)?:\/\//, "must be a postgresql:// connection string")
     .optional(),

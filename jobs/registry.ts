@@ -1,4 +1,5 @@
 import { heartbeat } from "./heartbeat";
+import { migrationSync } from "./migration-sync";
 import { partitions } from "./partitions";
 import type { JobDefinition } from "./types";
 
@@ -8,4 +9,5 @@ export type JobRegistry = Record<string, JobDefinition>;
 export const jobs: JobRegistry = {
   [heartbeat.name]: heartbeat,
   [partitions.name]: partitions,
+  [migrationSync.name]: migrationSync,
 };

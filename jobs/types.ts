@@ -13,7 +13,12 @@ export interface JobPublisher {
   publish(
     job: string,
     payload: unknown,
-    opts?: { deduplicationId?: string; delaySeconds?: number },
+    opts?: {
+      deduplicationId?: string;
+      delaySeconds?: number;
+      /** QStash flow control: at most `parallelism` deliveries of this key at a time. */
+      flowControl?: { key: string; parallelism: number };
+    },
   ): Promise<{ messageId: string }>;
 }
 
@@ -28,6 +33,8 @@ export interface JobContext {
   redis: Redis | null;
   /** The owner role's connection string (DATABASE_OWNER_URL), for maintenance jobs only. */
   ownerUrl?: string;
+  /** The legacy PostgreSQL the migration reads (LEGACY_DATABASE_URL), for the migration jobs only. */
+  legacyUrl?: string;
   /** null where QStash is not configured for publishing (QSTASH_URL/QSTASH_TOKEN unset). */
   publisher: JobPublisher | null;
   messageId: string;

@@ -47,6 +47,8 @@ export interface SyncBatchResult {
   more: boolean;
   /** Seconds between the watermark and the source's horizon. */
   lagSeconds: number | null;
+  /** caught-up, but rows exist above the horizon (too recent to be safe yet): look again soon. */
+  pending: boolean;
 }
 
 type Row = Record<string, unknown> & { id: string; _motivo: string | null; _updated_at: string };
@@ -114,8 +116,20 @@ export async function syncBatch(
     watermark: from,
     more: false,
     lagSeconds: null,
+    pending: false,
   };
-  if (!rows.length) return { ...base, lagSeconds: await recordLag(target, tableName, from, horizon) };
+  if (!rows.length) {
+    const { rows: above } = await source.query(
+      `SELECT EXISTS (SELECT 1 FROM public.${t.name} s
+                       WHERE $1::timestamptz IS NULL OR (s.updated_at, s.id) > ($1::timestamptz, $2::uuid)) AS pending`,
+      [from?.at ?? null, from?.id ?? null],
+    );
+    return {
+      ...base,
+      pending: Boolean(above[0]?.pending),
+      lagSeconds: await recordLag(target, tableName, from, horizon),
+    };
+  }
 
   await target.query("BEGIN");
   try {

@@ -86,6 +86,7 @@ export function registerJobs(app: OpenAPIHono<AppEnv>, jobs: JobRegistry = regis
       clock: services.clock,
       redis,
       ownerUrl: env.DATABASE_OWNER_URL,
+      legacyUrl: env.LEGACY_DATABASE_URL,
       publisher: qstashPublisher(env, new URL(c.req.url).origin),
       messageId,
       retried,
@@ -130,6 +131,7 @@ function qstashPublisher(env: Env, origin: string): JobPublisher | null {
         body: payload,
         ...(opts.deduplicationId ? { deduplicationId: opts.deduplicationId } : {}),
         ...(opts.delaySeconds ? { delay: opts.delaySeconds } : {}),
+        ...(opts.flowControl ? { flowControl: opts.flowControl } : {}),
       });
       return { messageId };
     },

@@ -15,7 +15,7 @@ import { type AppOptions, createApp } from "../../functions/app";
 /** Values the env schema accepts and that reach nothing: a Neon host is only contacted when queried. */
 export const IN_PROCESS_ENV: Record<string, string> = {
   ENVIRONMENT: "test",
-  LOG_LEVEL: "error",
+  LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? "error",
   DATABASE_URL: "postgresql://fisioflow_app:pw@ep-x-pooler.sa-east-1.aws.neon.tech/fisioflow",
   QSTASH_CURRENT_SIGNING_KEY: "sig_current_0123456789",
   QSTASH_NEXT_SIGNING_KEY: "sig_next_0123456789",
