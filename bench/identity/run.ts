@@ -18,7 +18,7 @@ import { seed } from "../../db/seed";
 import { AUTH_SQL, SYSTEM_SQL } from "../../db/session";
 import { LOCAL } from "../../dev/config";
 import { BENCH_SIGNER, consultasOfPaciente, pacienteById, searchPacientes } from "../api/common";
-import { ADMIN_URL } from "../neon-endpoint/shared";
+import { ADMIN_URL, admin } from "../neon-endpoint/shared";
 
 const DATABASE = "fisioflow_identity_bench";
 const RUNS = 300;
@@ -34,16 +34,6 @@ const urlOf = (db: string, user?: string) => {
   }
   return u.toString();
 };
-
-async function admin(text: string) {
-  const c = new pg.Client({ connectionString: ADMIN_URL });
-  await c.connect();
-  try {
-    await c.query(text);
-  } finally {
-    await c.end();
-  }
-}
 
 interface PlanNode {
   "Node Type": string;

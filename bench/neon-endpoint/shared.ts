@@ -5,9 +5,21 @@
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { readFileSync } from "node:fs";
+import pg from "pg";
 import { LOCAL } from "../../dev/config";
 
 export const ADMIN_URL = process.env.LOCAL_POSTGRES_URL || "postgresql://postgres@127.0.0.1:5432/postgres";
+/** One statement as the machine's PostgreSQL superuser (create/drop the benchmarks' databases). */
+export async function admin(text: string): Promise<void> {
+  const c = new pg.Client({ connectionString: ADMIN_URL });
+  await c.connect();
+  try {
+    await c.query(text);
+  } finally {
+    await c.end();
+  }
+}
+
 export const DATABASE = "neon_bench";
 export const APP_ROLE = "fisioflow_app";
 export const QUERY =

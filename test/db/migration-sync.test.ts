@@ -9,6 +9,7 @@ import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type SyncBatchResult, syncBatch } from "../../db/migration/sync";
 import { MIGRATED_TABLES } from "../../db/migration/tables";
+import { verifyTable } from "../../db/migration/verify";
 import { openClient } from "../../db/owner-client";
 import { SYSTEM_SQL } from "../../db/session";
 import { dropDatabase, postgresAdminUrl, probePostgres, testBackends } from "../harness/backends";
@@ -199,6 +200,34 @@ for (const { name, skip } of backends) {
         "select linhas_aplicadas::int as applied from migration.tabelas where tabela = 'pacientes'",
       );
       expect(applied).toBe(2 + 1 + 1 + 40); // the first sync, the two updates, the 40: nothing twice
+    });
+
+    it("verifies every table in the databases, and notices a difference on either side", async () => {
+      await syncAll();
+      for (const table of MIGRATED_TABLES) {
+        const v = await verifyTable(source, target.client as never, table);
+        expect(v.ok, `${table}: ${JSON.stringify(v)}`).toBe(true);
+      }
+      const p = await verifyTable(source, target.client as never, "pacientes");
+      expect(p).toMatchObject({ quarantined: 2, ok: true });
+      expect(p.source.count).toBe(p.target.count);
+      // A value changed in the target only: same count, another checksum.
+      await targetRows("update pacientes set telefone = '(11) 90000-0000' where id = $1", [id(11)]);
+      const changed = await verifyTable(source, target.client as never, "pacientes");
+      expect(changed.ok).toBe(false);
+      expect(changed.source.count).toBe(changed.target.count);
+      expect(changed.source.checksum).not.toBe(changed.target.checksum);
+      // A row deleted in the source only (the sync cannot see deletes; CDC will): counts differ.
+      await targetRows("update pacientes set telefone = null where id = $1", [id(11)]);
+      expect((await verifyTable(source, target.client as never, "pacientes")).ok).toBe(true);
+      await source.query("delete from consultas where id = $1", [id(24)]);
+      const gone = await verifyTable(source, target.client as never, "consultas");
+      expect(gone).toMatchObject({ ok: false });
+      expect(gone.target.count - gone.source.count).toBe(1);
+      const [state] = await targetRows(
+        "select fase, verificacao->>'ok' as ok from migration.tabelas where tabela = 'consultas'",
+      );
+      expect(state).toEqual({ fase: "sync", ok: "false" });
     });
 
     it("does not pass a source transaction that is still open (the horizon)", async () => {
