@@ -2,7 +2,8 @@
  * One incremental sync batch of one table: legacy source → target, with nothing lost or applied
  * twice. See db/migration/README.md for the reasoning; in short:
  *
- * 1. The source's horizon: the start of its oldest transaction that holds an xid, or now() minus
+ * 1. The source's horizon: the start of its oldest transaction that holds an xid (in this
+ *    database: others cannot write its tables), or now() minus
  *    a margin, whichever is earlier. Every legacy row's updated_at is set by a trigger to the time
  *    of the write, so a row below the horizon belongs to a transaction that has ended, and no
  *    transaction can still add one there. Read in its own statement, before the rows' snapshot.
@@ -59,7 +60,8 @@ export const DEFAULT_BATCH_SIZE = 1000;
 export async function sourceHorizon(source: SqlClient, marginMs: number): Promise<string> {
   const { rows } = await source.query(
     `SELECT least(
-        (SELECT min(xact_start) FROM pg_stat_activity WHERE backend_xid IS NOT NULL AND pid <> pg_backend_pid()),
+        (SELECT min(xact_start) FROM pg_stat_activity
+          WHERE backend_xid IS NOT NULL AND pid <> pg_backend_pid() AND datname = current_database()),
         clock_timestamp() - make_interval(secs => $1::double precision / 1000)
       )::text AS horizon`,
     [marginMs],
@@ -134,37 +136,12 @@ export async function syncBatch(
   await target.query("BEGIN");
   try {
     await target.query(SYSTEM_SQL);
-    const quarantine = new Map<string, { motivo: string; detalhe: string | null; at: string }>();
-    for (const r of rows)
-      if (r._motivo) quarantine.set(r.id, { motivo: r._motivo, detalhe: null, at: r._updated_at });
-
-    // Parents: missing and in quarantine → quarantine; missing otherwise → the batch ends before.
-    let batch = rows;
-    if (t.parents.length) {
-      const parentsOf = await missingParents(
-        target,
-        t,
-        rows.filter((r) => !quarantine.has(r.id)),
-      );
-      let cut = rows.length;
-      for (const [i, r] of rows.entries()) {
-        const p = parentsOf.get(r.id);
-        if (!p) continue;
-        if (p.quarantined)
-          quarantine.set(r.id, { motivo: "pai_em_quarentena", detalhe: p.table, at: r._updated_at });
-        else {
-          cut = i;
-          break;
-        }
-      }
-      batch = rows.slice(0, cut);
-    }
-    if (!batch.length) {
+    const plan = await planRows(target, t, rows);
+    if (!plan.batch.length) {
       await target.query("ROLLBACK");
       return { ...base, outcome: "waiting", read: rows.length, more: true };
     }
-    for (const id of [...quarantine.keys()]) if (!batch.some((r) => r.id === id)) quarantine.delete(id);
-
+    const batch = plan.batch;
     const last = batch.at(-1)!;
     const moved = await target.query(
       `UPDATE migration.tabelas
@@ -178,34 +155,7 @@ export async function syncBatch(
       await target.query("ROLLBACK");
       return { ...base, outcome: "moved", read: rows.length };
     }
-
-    let candidates = batch.filter((r) => !quarantine.has(r.id));
-    for (const c of await conflicts(target, t, candidates))
-      quarantine.set(c.id, { motivo: c.motivo, detalhe: c.constraint, at: rowAt(batch, c.id) });
-    candidates = candidates.filter((r) => !quarantine.has(r.id));
-    const refused = await applyIsolating(target, t, candidates);
-    for (const r of refused)
-      quarantine.set(r.id, { motivo: "recusada_pelo_destino", detalhe: r.detalhe, at: rowAt(batch, r.id) });
-    const appliedIds = candidates.filter((r) => !quarantine.has(r.id)).map((r) => r.id);
-
-    if (quarantine.size) {
-      await target.query(
-        `INSERT INTO migration.quarentena AS q (tabela, id, motivo, detalhe, origem_updated_at)
-         SELECT $1, x.id, x.motivo, x.detalhe, x.at
-           FROM json_to_recordset($2::json) AS x(id uuid, motivo text, detalhe text, at timestamptz)
-         ON CONFLICT (tabela, id) DO UPDATE
-           SET motivo = excluded.motivo, detalhe = excluded.detalhe,
-               origem_updated_at = excluded.origem_updated_at, registrado_em = now()`,
-        [tableName, JSON.stringify([...quarantine].map(([id, q]) => ({ id, ...q })))],
-      );
-    }
-    if (appliedIds.length) {
-      // A row that applies now is no longer in quarantine (its source was corrected).
-      await target.query(`DELETE FROM migration.quarentena WHERE tabela = $1 AND id = ANY($2::uuid[])`, [
-        tableName,
-        appliedIds,
-      ]);
-    }
+    const { appliedIds, quarantine } = await applyRows(target, t, plan);
     await target.query(
       `UPDATE migration.tabelas SET linhas_aplicadas = linhas_aplicadas + $2,
               linhas_quarentena = (SELECT count(*) FROM migration.quarentena WHERE tabela = $1)
@@ -230,8 +180,98 @@ export async function syncBatch(
   }
 }
 
-function rowAt(rows: Row[], id: string): string {
-  return rows.find((r) => r.id === id)!._updated_at;
+/** A row as the source query maps it (tables.ts `mappedSelect`): target columns + reason + keyset. */
+export type MappedRow = Row;
+
+export interface Quarantined {
+  motivo: string;
+  detalhe: string | null;
+  at: string | null;
+}
+
+export interface RowPlan {
+  /** The rows that can go now, in order (a row waiting for its parent ends the list before it). */
+  batch: MappedRow[];
+  /** Rows of `batch` already refused: by their own reason or a parent in quarantine. */
+  quarantine: Map<string, Quarantined>;
+  /** Rows after `batch` (from the first waiting for a parent that has not arrived). */
+  waiting: MappedRow[];
+}
+
+/**
+ * Rows whose own reason or parent refuses them, and where the rows stop because a parent has not
+ * arrived yet. Inside the caller's transaction (as the owner, after SYSTEM_SQL).
+ */
+export async function planRows(target: SqlClient, t: MigratedTable, rows: MappedRow[]): Promise<RowPlan> {
+  const quarantine = new Map<string, Quarantined>();
+  for (const r of rows)
+    if (r._motivo) quarantine.set(r.id, { motivo: r._motivo, detalhe: null, at: r._updated_at });
+  let cut = rows.length;
+  if (t.parents.length) {
+    const parentsOf = await missingParents(
+      target,
+      t,
+      rows.filter((r) => !quarantine.has(r.id)),
+    );
+    for (const [i, r] of rows.entries()) {
+      const p = parentsOf.get(r.id);
+      if (!p) continue;
+      if (p.quarantined)
+        quarantine.set(r.id, { motivo: "pai_em_quarentena", detalhe: p.table, at: r._updated_at });
+      else {
+        cut = i;
+        break;
+      }
+    }
+  }
+  const batch = rows.slice(0, cut);
+  for (const id of [...quarantine.keys()]) if (!batch.some((r) => r.id === id)) quarantine.delete(id);
+  return { batch, quarantine, waiting: rows.slice(cut) };
+}
+
+/**
+ * Applies a planned batch inside the caller's transaction: the conflict checks, one multi-row
+ * upsert (halved under savepoints only if the target still refuses), the quarantine written and
+ * cleared. Returns the ids applied and everything quarantined.
+ */
+export async function applyRows(
+  target: SqlClient,
+  t: MigratedTable,
+  plan: RowPlan,
+): Promise<{ appliedIds: string[]; quarantine: Map<string, Quarantined> }> {
+  const { batch } = plan;
+  const quarantine = new Map(plan.quarantine);
+  let candidates = batch.filter((r) => !quarantine.has(r.id));
+  for (const c of await conflicts(target, t, candidates))
+    quarantine.set(c.id, { motivo: c.motivo, detalhe: c.constraint, at: rowAt(batch, c.id) });
+  candidates = candidates.filter((r) => !quarantine.has(r.id));
+  const refused = await applyIsolating(target, t, candidates);
+  for (const r of refused)
+    quarantine.set(r.id, { motivo: "recusada_pelo_destino", detalhe: r.detalhe, at: rowAt(batch, r.id) });
+  const appliedIds = candidates.filter((r) => !quarantine.has(r.id)).map((r) => r.id);
+  if (quarantine.size) {
+    await target.query(
+      `INSERT INTO migration.quarentena AS q (tabela, id, motivo, detalhe, origem_updated_at)
+       SELECT $1, x.id, x.motivo, x.detalhe, x.at
+         FROM json_to_recordset($2::json) AS x(id uuid, motivo text, detalhe text, at timestamptz)
+       ON CONFLICT (tabela, id) DO UPDATE
+         SET motivo = excluded.motivo, detalhe = excluded.detalhe,
+             origem_updated_at = excluded.origem_updated_at, registrado_em = now()`,
+      [t.name, JSON.stringify([...quarantine].map(([id, q]) => ({ id, ...q })))],
+    );
+  }
+  if (appliedIds.length) {
+    // A row that applies now is no longer in quarantine (its source was corrected).
+    await target.query(`DELETE FROM migration.quarentena WHERE tabela = $1 AND id = ANY($2::uuid[])`, [
+      t.name,
+      appliedIds,
+    ]);
+  }
+  return { appliedIds, quarantine };
+}
+
+function rowAt(rows: Row[], id: string): string | null {
+  return rows.find((r) => r.id === id)?._updated_at ?? null;
 }
 
 /** Records (and returns) how far the watermark is behind the source's horizon, in seconds. */

@@ -37,6 +37,9 @@ export interface ConflictCheck {
 
 export interface MigratedTable {
   name: MigratedTableName;
+  /** The legacy table's columns and types (db/legacy/schema.sql), for rows that arrive as JSON
+   * (CDC) and are mapped in the target with the same expressions. */
+  legacy: string;
   /** Target columns written and compared (not created_at/updated_at: the target's triggers own them). */
   columns: readonly string[];
   /** SELECT list over the legacy row `s`, one expression per column, in `columns` order. */
@@ -67,6 +70,7 @@ const STATUS_CONSULTA = `lower(btrim(s.status))`;
 export const TABLES: Record<MigratedTableName, MigratedTable> = {
   fisioterapeutas: {
     name: "fisioterapeutas",
+    legacy: "id uuid, nome text, email text, crefito text, created_at timestamptz, updated_at timestamptz",
     columns: ["id", "nome", "email", "crefito"],
     select: ["s.id", "btrim(s.nome)", "lower(btrim(s.email))", "btrim(s.crefito)"],
     reason: null,
@@ -84,6 +88,8 @@ export const TABLES: Record<MigratedTableName, MigratedTable> = {
   },
   exercicios: {
     name: "exercicios",
+    legacy:
+      "id uuid, nome text, descricao text, categoria text, created_at timestamptz, updated_at timestamptz",
     columns: ["id", "nome", "descricao", "categoria"],
     select: ["s.id", "btrim(s.nome)", "s.descricao", "btrim(s.categoria)"],
     reason: null,
@@ -101,6 +107,8 @@ export const TABLES: Record<MigratedTableName, MigratedTable> = {
   },
   pacientes: {
     name: "pacientes",
+    legacy:
+      "id uuid, nome text, email text, telefone text, data_nascimento text, cpf text, ativo boolean, fisioterapeuta_id uuid, created_at timestamptz, updated_at timestamptz",
     columns: ["id", "nome", "email", "telefone", "data_nascimento", "cpf", "status", "fisioterapeuta_id"],
     select: [
       "s.id",
@@ -139,6 +147,8 @@ export const TABLES: Record<MigratedTableName, MigratedTable> = {
   },
   consultas: {
     name: "consultas",
+    legacy:
+      "id uuid, paciente_id uuid, fisioterapeuta_id uuid, data_hora timestamptz, duracao_min integer, status text, observacoes text, created_at timestamptz, updated_at timestamptz",
     columns: [
       "id",
       "paciente_id",
@@ -186,6 +196,8 @@ export const TABLES: Record<MigratedTableName, MigratedTable> = {
   },
   prontuarios: {
     name: "prontuarios",
+    legacy:
+      "id uuid, paciente_id uuid, fisioterapeuta_id uuid, consulta_id uuid, conteudo text, created_at timestamptz, updated_at timestamptz",
     columns: ["id", "paciente_id", "fisioterapeuta_id", "consulta_id", "conteudo"],
     select: ["s.id", "s.paciente_id", "s.fisioterapeuta_id", "s.consulta_id", "s.conteudo"],
     reason: null,
@@ -209,6 +221,8 @@ export const TABLES: Record<MigratedTableName, MigratedTable> = {
   },
   prescricoes: {
     name: "prescricoes",
+    legacy:
+      "id uuid, paciente_id uuid, exercicio_id uuid, fisioterapeuta_id uuid, series integer, repeticoes integer, frequencia text, observacoes text, inicio date, fim date, ativa boolean, created_at timestamptz, updated_at timestamptz",
     columns: [
       "id",
       "paciente_id",
@@ -251,8 +265,20 @@ export const TABLES: Record<MigratedTableName, MigratedTable> = {
   },
 };
 
+function projection(t: MigratedTable): string {
+  const cols = t.select.map((expr, i) => `${expr} AS ${t.columns[i]}`);
+  return `SELECT ${cols.join(", ")}, ${t.reason ?? "NULL::text"} AS _motivo, s.updated_at AS _updated_at`;
+}
+
 /** The mapped projection of the legacy table: target column names, plus _motivo and the keyset. */
 export function mappedSelect(t: MigratedTable): string {
-  const cols = t.select.map((expr, i) => `${expr} AS ${t.columns[i]}`);
-  return `SELECT ${cols.join(", ")}, ${t.reason ?? "NULL::text"} AS _motivo, s.updated_at AS _updated_at FROM public.${t.name} s`;
+  return `${projection(t)} FROM public.${t.name} s`;
+}
+
+/**
+ * The same projection over legacy rows given as a JSON array in `param` (e.g. CDC's new tuples):
+ * the mapping runs wherever the rows are, with the same expressions (built-in functions only).
+ */
+export function mappedFromJson(t: MigratedTable, param = "$1"): string {
+  return `${projection(t)} FROM json_to_recordset(${param}::json) AS s(${t.legacy})`;
 }

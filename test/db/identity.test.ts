@@ -18,6 +18,7 @@ const DEFINER_ALLOWED = [
   "app.anonimizar_paciente(uuid)",
   "app.buscar_pacientes(text,integer,double precision,uuid)",
   "app.entrar(text)",
+  "app.estado_migracao()",
   "app.identidade()",
   "audit.registrar_leitura(text,uuid[])",
 ];
