@@ -333,9 +333,11 @@ async function conflicts(
   rows: Row[],
 ): Promise<{ id: string; motivo: string; constraint: string }[]> {
   if (!rows.length || !t.checks.length) return [];
-  const parts = t.checks.map(
-    (c) =>
-      `SELECT i.id::text AS id, '${c.motivo}' AS motivo, '${c.constraint}' AS constraint_name FROM i_all i WHERE ${c.sql}`,
+  const parts = t.checks.flatMap((c) =>
+    c.sql.map(
+      (predicate) =>
+        `SELECT i.id::text AS id, '${c.motivo}' AS motivo, '${c.constraint}' AS constraint_name FROM i_all i WHERE ${predicate}`,
+    ),
   );
   const { rows: found } = await target.query(
     `WITH i_all AS (${inputRelation(t)}) ${parts.join(" UNION ALL ")}`,

@@ -31,8 +31,12 @@ export interface ConflictCheck {
   motivo: string;
   /** The constraint it stands for (kept in quarentena.detalhe). */
   constraint: string;
-  /** A predicate over `i` (one input row) and `i_all` (the whole batch): true = refuse. */
-  sql: string;
+  /**
+   * Predicates over `i` (one input row) and `i_all` (the whole batch); any true = refuse. Kept
+   * apart rather than OR-ed: each EXISTS alone becomes a semi-join, an OR of them a subplan run
+   * per row (a 5000-row batch of pacientes took 12.7 s that way, against the whole batch each time).
+   */
+  sql: readonly string[];
 }
 
 export interface MigratedTable {
@@ -81,8 +85,10 @@ export const TABLES: Record<MigratedTableName, MigratedTable> = {
       {
         motivo: "email_duplicado",
         constraint: "fisioterapeutas_email_key",
-        sql: `EXISTS (SELECT 1 FROM public.fisioterapeutas f WHERE f.email = i.email AND f.id <> i.id)
-          OR EXISTS (SELECT 1 FROM i_all j WHERE j.email = i.email AND j.ord < i.ord AND j.id <> i.id)`,
+        sql: [
+          "EXISTS (SELECT 1 FROM public.fisioterapeutas f WHERE f.email = i.email AND f.id <> i.id)",
+          "EXISTS (SELECT 1 FROM i_all j WHERE j.email = i.email AND j.ord < i.ord AND j.id <> i.id)",
+        ],
       },
     ],
   },
@@ -100,8 +106,10 @@ export const TABLES: Record<MigratedTableName, MigratedTable> = {
       {
         motivo: "nome_duplicado",
         constraint: "exercicios_nome_key",
-        sql: `EXISTS (SELECT 1 FROM public.exercicios e WHERE e.nome = i.nome AND e.id <> i.id)
-          OR EXISTS (SELECT 1 FROM i_all j WHERE j.nome = i.nome AND j.ord < i.ord AND j.id <> i.id)`,
+        sql: [
+          "EXISTS (SELECT 1 FROM public.exercicios e WHERE e.nome = i.nome AND e.id <> i.id)",
+          "EXISTS (SELECT 1 FROM i_all j WHERE j.nome = i.nome AND j.ord < i.ord AND j.id <> i.id)",
+        ],
       },
     ],
   },
@@ -132,16 +140,18 @@ export const TABLES: Record<MigratedTableName, MigratedTable> = {
       {
         motivo: "cpf_duplicado",
         constraint: "pacientes_cpf_key",
-        sql: `i.cpf IS NOT NULL AND (
-          EXISTS (SELECT 1 FROM private.pacientes_cpf k WHERE k.cpf = i.cpf AND k.paciente_id <> i.id)
-          OR EXISTS (SELECT 1 FROM i_all j WHERE j.cpf = i.cpf AND j.ord < i.ord AND j.id <> i.id))`,
+        sql: [
+          "i.cpf IS NOT NULL AND EXISTS (SELECT 1 FROM private.pacientes_cpf k WHERE k.cpf = i.cpf AND k.paciente_id <> i.id)",
+          "i.cpf IS NOT NULL AND EXISTS (SELECT 1 FROM i_all j WHERE j.cpf = i.cpf AND j.ord < i.ord AND j.id <> i.id)",
+        ],
       },
       {
         motivo: "email_duplicado",
         constraint: "pacientes_email_key",
-        sql: `i.email IS NOT NULL AND (
-          EXISTS (SELECT 1 FROM private.pacientes_email k WHERE k.email = lower(i.email) AND k.paciente_id <> i.id)
-          OR EXISTS (SELECT 1 FROM i_all j WHERE lower(j.email) = lower(i.email) AND j.ord < i.ord AND j.id <> i.id))`,
+        sql: [
+          "i.email IS NOT NULL AND EXISTS (SELECT 1 FROM private.pacientes_email k WHERE k.email = lower(i.email) AND k.paciente_id <> i.id)",
+          "i.email IS NOT NULL AND EXISTS (SELECT 1 FROM i_all j WHERE lower(j.email) = lower(i.email) AND j.ord < i.ord AND j.id <> i.id)",
+        ],
       },
     ],
   },
@@ -181,16 +191,17 @@ export const TABLES: Record<MigratedTableName, MigratedTable> = {
       {
         motivo: "consulta_sobreposta",
         constraint: "consultas_no_overlap",
-        sql: `i.status <> 'cancelada' AND (
-          EXISTS (SELECT 1 FROM private.consultas_agenda a
-                   WHERE a.fisioterapeuta_id = i.fisioterapeuta_id AND a.consulta_id <> i.id
-                     AND a.periodo && private.consulta_periodo(i.status, i.data_consulta, i.duracao_min)
-                     AND NOT EXISTS (SELECT 1 FROM i_all m WHERE m.id = a.consulta_id))
-          OR EXISTS (SELECT 1 FROM i_all j
-                      WHERE j.fisioterapeuta_id = i.fisioterapeuta_id AND j.ord < i.ord AND j.id <> i.id
-                        AND j.status <> 'cancelada'
-                        AND private.consulta_periodo(j.status, j.data_consulta, j.duracao_min)
-                            && private.consulta_periodo(i.status, i.data_consulta, i.duracao_min)))`,
+        sql: [
+          `i.status <> 'cancelada' AND EXISTS (SELECT 1 FROM private.consultas_agenda a
+             WHERE a.fisioterapeuta_id = i.fisioterapeuta_id AND a.consulta_id <> i.id
+               AND a.periodo && private.consulta_periodo(i.status, i.data_consulta, i.duracao_min)
+               AND NOT EXISTS (SELECT 1 FROM i_all m WHERE m.id = a.consulta_id))`,
+          `i.status <> 'cancelada' AND EXISTS (SELECT 1 FROM i_all j
+             WHERE j.fisioterapeuta_id = i.fisioterapeuta_id AND j.ord < i.ord AND j.id <> i.id
+               AND j.status <> 'cancelada'
+               AND private.consulta_periodo(j.status, j.data_consulta, j.duracao_min)
+                   && private.consulta_periodo(i.status, i.data_consulta, i.duracao_min))`,
+        ],
       },
     ],
   },
@@ -213,9 +224,11 @@ export const TABLES: Record<MigratedTableName, MigratedTable> = {
         // record was copied cannot be applied, so it is put aside for a person to look at.
         motivo: "prontuario_alterado_na_origem",
         constraint: "prontuarios_append_only",
-        sql: `EXISTS (SELECT 1 FROM public.prontuarios p WHERE p.id = i.id
-                 AND (p.paciente_id, p.fisioterapeuta_id, p.consulta_id, p.conteudo)
-                     IS DISTINCT FROM (i.paciente_id, i.fisioterapeuta_id, i.consulta_id, i.conteudo))`,
+        sql: [
+          `EXISTS (SELECT 1 FROM public.prontuarios p WHERE p.id = i.id
+             AND (p.paciente_id, p.fisioterapeuta_id, p.consulta_id, p.conteudo)
+                 IS DISTINCT FROM (i.paciente_id, i.fisioterapeuta_id, i.consulta_id, i.conteudo))`,
+        ],
       },
     ],
   },

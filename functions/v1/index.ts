@@ -19,6 +19,7 @@ import { dbErrorToApiError } from "./db-errors";
 import { registerExercicios } from "./exercicios";
 import { registerFisioterapeutas } from "./fisioterapeutas";
 import { idempotency } from "./idempotency";
+import { registerOps } from "./ops";
 import { registerPacientes } from "./pacientes";
 import { registerPrescricoes } from "./prescricoes";
 import { registerProntuarios } from "./prontuarios";
@@ -110,6 +111,7 @@ export function registerV1(app: OpenAPIHono<AppEnv>) {
   registerProntuarios(v1);
   registerExercicios(v1);
   registerPrescricoes(v1);
+  registerOps(v1);
   v1.onError(async (err, c) => onError((await dbErrorToApiError(err, c)) ?? err, c));
 
   app.openAPIRegistry.registerComponent("securitySchemes", "bearerAuth", {
