@@ -5,9 +5,8 @@
  * the new schema accepts — each once — and the rest in quarantine. Every message is also
  * delivered a second time by hand: the watermark's compare-and-set makes it a no-op.
  */
-import { readFileSync } from "node:fs";
 import { Client } from "@upstash/qstash";
-import pg from "pg";
+import type pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { MIGRATED_TABLES } from "../../db/migration/tables";
 import { openClient } from "../../db/owner-client";
@@ -15,8 +14,9 @@ import { SYSTEM_SQL } from "../../db/session";
 import { type QStashEmulator, startQStash } from "../../dev/qstash";
 import { startUpstashRedis, type UpstashRedisEmulator } from "../../dev/upstash-redis";
 import { type ServedApp, serveApp, upstashVars } from "../harness/app";
-import { dropDatabase, postgresAdminUrl, probePostgres } from "../harness/backends";
+import { probePostgres } from "../harness/backends";
 import { startTestEndpoint, type TestEndpoint } from "../harness/endpoint";
+import { createLegacyDatabase, type LegacyDatabase } from "../harness/legacy";
 import { signQStash } from "../harness/qstash";
 
 const noPostgres = await probePostgres();
@@ -30,21 +30,10 @@ describe.skipIf(noPostgres)("migration-sync job through QStash", () => {
   let app: ServedApp;
   let source: pg.Client;
   const legacyName = `legacy_job_${process.pid}`;
-  const legacyUrl = (() => {
-    const u = new URL(postgresAdminUrl());
-    u.pathname = `/${legacyName}`;
-    return u.toString();
-  })();
-
+  let legacy: LegacyDatabase;
   beforeAll(async () => {
-    const admin = new pg.Client({ connectionString: postgresAdminUrl() });
-    await admin.connect();
-    await admin.query(`drop database if exists "${legacyName}" with (force)`);
-    await admin.query(`create database "${legacyName}"`);
-    await admin.end();
-    source = new pg.Client({ connectionString: legacyUrl });
-    await source.connect();
-    await source.query(readFileSync(new URL("../../db/legacy/schema.sql", import.meta.url), "utf8"));
+    legacy = await createLegacyDatabase(legacyName);
+    source = legacy.client;
     await source.query(`
       insert into fisioterapeutas (id, nome, email, crefito)
         select ('00000000-0000-4000-8000-' || lpad(g::text, 12, '0'))::uuid, 'Fisio ' || g, 'f' || g || '@x.br', 'CREFITO-3/' || g
@@ -68,7 +57,7 @@ describe.skipIf(noPostgres)("migration-sync job through QStash", () => {
       ...upstashVars(redis, qstash),
       DATABASE_URL: t.appUrl,
       DATABASE_OWNER_URL: t.ownerUrl,
-      LEGACY_DATABASE_URL: legacyUrl,
+      LEGACY_DATABASE_URL: legacy.url,
       NEON_FETCH_ENDPOINT: t.endpoint.sqlUrl,
       NEON_WS_PROXY: t.endpoint.wsProxy,
     });
@@ -77,9 +66,8 @@ describe.skipIf(noPostgres)("migration-sync job through QStash", () => {
     await app?.close();
     await qstash?.close();
     await redis?.close();
-    await source?.end();
+    await legacy?.close();
     await t?.close();
-    await dropDatabase(legacyName);
   });
 
   it("chains batches per table until caught up; every accepted row once, the rest in quarantine", {

@@ -6,15 +6,16 @@
  */
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { generateLegacy, installLegacySchema } from "../../db/legacy/generate";
+import { generateLegacy } from "../../db/legacy/generate";
 import { type BulkProgress, bulkLoad } from "../../db/migration/bulk";
 import { syncBatch } from "../../db/migration/sync";
 import { MIGRATED_TABLES } from "../../db/migration/tables";
 import { verifyTable } from "../../db/migration/verify";
 import { openClient } from "../../db/owner-client";
 import { SYSTEM_SQL } from "../../db/session";
-import { dropDatabase, postgresAdminUrl, probePostgres, testBackends } from "../harness/backends";
+import { probePostgres, testBackends } from "../harness/backends";
 import { startTestEndpoint, type TestEndpoint } from "../harness/endpoint";
+import { createLegacyDatabase, type LegacyDatabase } from "../harness/legacy";
 
 const backends = await testBackends();
 const noPostgres = await probePostgres();
@@ -28,6 +29,7 @@ for (const { name, skip } of backends) {
     let legacyUrl: string;
     const legacyName = `legacy_bulk_${name}_${process.pid}`;
     let source: pg.Client;
+    let legacy: LegacyDatabase;
     let report: Awaited<ReturnType<typeof generateLegacy>>;
 
     const openSource = async () => {
@@ -38,25 +40,16 @@ for (const { name, skip } of backends) {
     const openTarget = () => openClient(t.ownerUrl) as never;
 
     beforeAll(async () => {
-      const admin = new pg.Client({ connectionString: postgresAdminUrl() });
-      await admin.connect();
-      await admin.query(`drop database if exists "${legacyName}" with (force)`);
-      await admin.query(`create database "${legacyName}"`);
-      await admin.end();
-      const u = new URL(postgresAdminUrl());
-      u.pathname = `/${legacyName}`;
-      legacyUrl = u.toString();
-      source = new pg.Client({ connectionString: legacyUrl });
-      await source.connect();
-      await installLegacySchema(source);
+      legacy = await createLegacyDatabase(legacyName);
+      source = legacy.client;
+      legacyUrl = legacy.url;
       report = await generateLegacy(source, { pacientes: PACIENTES, seed: 7 });
       t = await startTestEndpoint(name, { prefix: "mig_bulk", migrate: true });
       await new Promise((r) => setTimeout(r, 1100)); // past the horizon's margin
     });
     afterAll(async () => {
-      await source?.end();
+      await legacy?.close();
       await t?.close();
-      await dropDatabase(legacyName);
     });
 
     async function targetQuery(sql: string, params: unknown[] = []) {

@@ -4,7 +4,6 @@
  * keyset watermark's compare-and-set, waiting for parents, and the horizon that keeps an open
  * source transaction's rows from being skipped.
  */
-import { readFileSync } from "node:fs";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type SyncBatchResult, syncBatch } from "../../db/migration/sync";
@@ -12,29 +11,14 @@ import { MIGRATED_TABLES } from "../../db/migration/tables";
 import { verifyTable } from "../../db/migration/verify";
 import { openClient } from "../../db/owner-client";
 import { SYSTEM_SQL } from "../../db/session";
-import { dropDatabase, postgresAdminUrl, probePostgres, testBackends } from "../harness/backends";
+import { postgresAdminUrl, probePostgres, testBackends } from "../harness/backends";
 import { startTestEndpoint, type TestEndpoint } from "../harness/endpoint";
+import { createLegacyDatabase, type LegacyDatabase } from "../harness/legacy";
 
 const backends = await testBackends();
 const noPostgres = await probePostgres();
 if (noPostgres && process.env.CI === "true")
   throw new Error(`CI needs PostgreSQL for the legacy source: ${noPostgres}`);
-
-const LEGACY_SCHEMA = readFileSync(new URL("../../db/legacy/schema.sql", import.meta.url), "utf8");
-
-async function legacyDatabase(name: string): Promise<{ url: string; client: pg.Client }> {
-  const admin = new pg.Client({ connectionString: postgresAdminUrl() });
-  await admin.connect();
-  await admin.query(`drop database if exists "${name}" with (force)`);
-  await admin.query(`create database "${name}"`);
-  await admin.end();
-  const url = new URL(postgresAdminUrl());
-  url.pathname = `/${name}`;
-  const client = new pg.Client({ connectionString: url.toString() });
-  await client.connect();
-  await client.query(LEGACY_SCHEMA);
-  return { url: url.toString(), client };
-}
 
 const id = (n: number) => `00000000-0000-4000-8000-${String(n).padStart(12, "0")}`;
 const FISIO = [id(1), id(2)];
@@ -43,6 +27,7 @@ for (const { name, skip } of backends) {
   describe.skipIf(skip || noPostgres)(`incremental sync into the ${name} endpoint`, () => {
     let t: TestEndpoint;
     let source: pg.Client;
+    let legacy: LegacyDatabase;
     let legacyName: string;
     let target: Awaited<ReturnType<typeof openClient>>;
     let target2: Awaited<ReturnType<typeof openClient>>;
@@ -75,7 +60,8 @@ for (const { name, skip } of backends) {
     beforeAll(async () => {
       t = await startTestEndpoint(name, { prefix: "mig_sync", migrate: true });
       legacyName = `legacy_sync_${name}_${process.pid}`;
-      ({ client: source } = await legacyDatabase(legacyName));
+      legacy = await createLegacyDatabase(legacyName);
+      source = legacy.client;
       target = await openClient(t.ownerUrl);
       target2 = await openClient(t.ownerUrl);
       await source.query(
@@ -108,8 +94,7 @@ for (const { name, skip } of backends) {
     afterAll(async () => {
       await target?.close();
       await target2?.close();
-      await source?.end();
-      if (legacyName) await dropDatabase(legacyName);
+      await legacy?.close();
       await t?.close();
     });
 
