@@ -1,4 +1,5 @@
 import { heartbeat } from "./heartbeat";
+import { migrationCdc } from "./migration-cdc";
 import { migrationSync } from "./migration-sync";
 import { partitions } from "./partitions";
 import type { JobDefinition } from "./types";
@@ -10,4 +11,5 @@ export const jobs: JobRegistry = {
   [heartbeat.name]: heartbeat,
   [partitions.name]: partitions,
   [migrationSync.name]: migrationSync,
+  [migrationCdc.name]: migrationCdc,
 };

@@ -23,7 +23,15 @@ import { Transform } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { from as copyFrom, to as copyTo } from "pg-copy-streams";
 import { SYSTEM_SQL } from "../session";
-import { applyRows, type MappedRow, planRows, readState, type SqlClient, sourceHorizon } from "./sync";
+import {
+  applyRows,
+  type MappedRow,
+  planRows,
+  readState,
+  type SqlClient,
+  sourceHorizon,
+  syncBatch,
+} from "./sync";
 import { MIGRATED_TABLES, type MigratedTableName, mappedSelect, TABLES } from "./tables";
 
 export interface BulkProgress {
@@ -196,14 +204,17 @@ async function loadTable(table: MigratedTableName, opts: BulkOptions): Promise<B
     let applied = 0;
     let quarantined = 0;
     let leftToSync = 0;
-    for (let done = 0; done < staged; done += chunk) {
+    let pos = 0;
+    let caughtUpParentsAt = -1;
+    while (pos < staged) {
       await target.client.query("BEGIN");
+      let waiting = false;
       try {
         await target.client.query(SYSTEM_SQL);
         const { rows: got } = await target.client.query(
           `SELECT coalesce(json_agg(c ORDER BY c.ord), '[]')::text AS rows
              FROM ${STAGING(table)} c WHERE c.ord > $1 AND c.ord <= $2`,
-          [done, done + chunk],
+          [pos, pos + chunk],
         );
         const rows = JSON.parse(got[0]!.rows as string) as MappedRow[];
         const plan = await planRows(target.client, t, rows);
@@ -231,17 +242,31 @@ async function loadTable(table: MigratedTableName, opts: BulkOptions): Promise<B
           watermark = { at: last._updated_at, id: last.id };
         }
         await target.client.query("COMMIT");
+        pos += plan.batch.length;
+        waiting = plan.waiting.length > 0;
         progress.applied = applied;
         progress.quarantined = quarantined;
         opts.onProgress?.(progress);
-        if (plan.waiting.length) {
-          // A parent written during the load: everything from here on is the sync's.
-          leftToSync = staged - (done + plan.batch.length);
-          break;
-        }
       } catch (err) {
         await target.client.query("ROLLBACK").catch(() => {});
         throw err;
+      }
+      if (!waiting) continue;
+      if (caughtUpParentsAt === pos) {
+        // Still waiting after the parents caught up: everything from here on is the sync's.
+        leftToSync = staged - pos;
+        break;
+      }
+      // A parent written (or rewritten) during the load is newer than its table's bulk copy: bring
+      // the parent tables up to date with the sync, then go on from the same row.
+      caughtUpParentsAt = pos;
+      for (const parent of new Set(t.parents.map((p) => p.table))) {
+        for (let i = 0; i < 1000; i++) {
+          const r = await syncBatch(source.client, target.client, parent, {
+            horizonMarginMs: opts.horizonMarginMs,
+          });
+          if (r.outcome !== "applied" || !r.more) break;
+        }
       }
     }
 

@@ -155,6 +155,20 @@ export async function syncBatch(
       await target.query("ROLLBACK");
       return { ...base, outcome: "moved", read: rows.length };
     }
+    // A row CDC deleted after this batch read it must not come back. CDC takes this table's
+    // migration.tabelas row lock before applying, which the compare-and-set above now holds: a
+    // delete applied before it is visible in the source by now, and one after it waits for this
+    // transaction and then applies. So drop what the source no longer has (the watermark still
+    // moves past it).
+    const { rows: still } = await source.query(
+      `SELECT id::text AS id FROM public.${t.name} WHERE id = ANY($1::uuid[])`,
+      [batch.map((r) => r.id)],
+    );
+    const present = new Set(still.map((r) => r.id as string));
+    if (present.size < batch.length) {
+      plan.batch = batch.filter((r) => present.has(r.id));
+      for (const id of [...plan.quarantine.keys()]) if (!present.has(id)) plan.quarantine.delete(id);
+    }
     const { appliedIds, quarantine } = await applyRows(target, t, plan);
     await target.query(
       `UPDATE migration.tabelas SET linhas_aplicadas = linhas_aplicadas + $2,
@@ -249,17 +263,12 @@ export async function applyRows(
   for (const r of refused)
     quarantine.set(r.id, { motivo: "recusada_pelo_destino", detalhe: r.detalhe, at: rowAt(batch, r.id) });
   const appliedIds = candidates.filter((r) => !quarantine.has(r.id)).map((r) => r.id);
-  if (quarantine.size) {
-    await target.query(
-      `INSERT INTO migration.quarentena AS q (tabela, id, motivo, detalhe, origem_updated_at)
-       SELECT $1, x.id, x.motivo, x.detalhe, x.at
-         FROM json_to_recordset($2::json) AS x(id uuid, motivo text, detalhe text, at timestamptz)
-       ON CONFLICT (tabela, id) DO UPDATE
-         SET motivo = excluded.motivo, detalhe = excluded.detalhe,
-             origem_updated_at = excluded.origem_updated_at, registrado_em = now()`,
-      [t.name, JSON.stringify([...quarantine].map(([id, q]) => ({ id, ...q })))],
+  if (quarantine.size)
+    await writeQuarantine(
+      target,
+      t.name,
+      [...quarantine].map(([id, q]) => ({ id, ...q })),
     );
-  }
   if (appliedIds.length) {
     // A row that applies now is no longer in quarantine (its source was corrected).
     await target.query(`DELETE FROM migration.quarentena WHERE tabela = $1 AND id = ANY($2::uuid[])`, [
@@ -268,6 +277,23 @@ export async function applyRows(
     ]);
   }
   return { appliedIds, quarantine };
+}
+
+/** Puts rows in quarantine (or updates why they are there): ids and reasons, never values. */
+export async function writeQuarantine(
+  target: SqlClient,
+  table: string,
+  entries: ({ id: string } & Quarantined)[],
+): Promise<void> {
+  await target.query(
+    `INSERT INTO migration.quarentena AS q (tabela, id, motivo, detalhe, origem_updated_at)
+     SELECT $1, x.id, x.motivo, x.detalhe, x.at
+       FROM json_to_recordset($2::json) AS x(id uuid, motivo text, detalhe text, at timestamptz)
+     ON CONFLICT (tabela, id) DO UPDATE
+       SET motivo = excluded.motivo, detalhe = excluded.detalhe,
+           origem_updated_at = excluded.origem_updated_at, registrado_em = now()`,
+    [table, JSON.stringify(entries)],
+  );
 }
 
 function rowAt(rows: Row[], id: string): string | null {

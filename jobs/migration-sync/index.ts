@@ -1,7 +1,7 @@
-import { Pool } from "@neondatabase/serverless";
 import { z } from "zod";
-import { DEFAULT_BATCH_SIZE, type SqlClient, syncBatch } from "../../db/migration/sync";
+import { DEFAULT_BATCH_SIZE, syncBatch } from "../../db/migration/sync";
 import { MIGRATED_TABLES, type MigratedTableName } from "../../db/migration/tables";
+import { publishChained, withMigrationConnections } from "../migration-chain";
 import { defineJob, type JobContext, PermanentJobError } from "../types";
 
 /** Seconds before a chain looks again: its first row waits for a parent, or rows are too recent. */
@@ -47,91 +47,52 @@ export const migrationSync = defineJob({
     }
 
     const table = payload.table;
-    const pg = (await import("pg")).default;
-    const source = new pg.Client({
-      connectionString: ctx.legacyUrl,
-      application_name: "fisioflow-migration-sync",
-    });
-    const pool = new Pool({ connectionString: ctx.ownerUrl, max: 1 });
-    pool.on("error", (err: Error) => ctx.logger.warn("migration_sync_pool_error", { error: err.name }));
-    try {
-      await source.connect();
-      const target = await pool.connect();
-      try {
-        const r = await syncBatch(source as unknown as SqlClient, target as unknown as SqlClient, table, {
-          batchSize: payload.batch_size,
-        });
-        ctx.logger.info("migration_sync_batch", {
-          table,
-          outcome: r.outcome,
-          read: r.read,
-          applied: r.applied,
-          quarantined: r.quarantined,
-          lag_seconds: r.lagSeconds,
-        });
-        let next: string | null = null;
-        if (r.outcome === "applied" && r.more) {
-          next = await publishNext(
-            ctx,
-            table,
-            payload.batch_size,
-            `${r.watermark!.at}|${r.watermark!.id}`,
-            0,
-          );
-        } else if (r.outcome === "waiting" || (r.outcome === "caught-up" && r.pending)) {
-          // One recheck per table and watermark per interval, however many deliveries ask.
-          const wm = r.watermark ? `${r.watermark.at}|${r.watermark.id}` : "start";
-          const slot = Math.floor(ctx.clock.now().getTime() / (RECHECK_SECONDS * 1000));
-          next = await publishNext(ctx, table, payload.batch_size, `recheck-${wm}-${slot}`, RECHECK_SECONDS);
-        }
-        return {
-          status: r.outcome === "applied" ? "done" : "skipped",
-          table,
-          outcome: r.outcome,
-          applied: r.applied,
-          quarantined: r.quarantined,
-          lag_seconds: r.lagSeconds,
-          pending: r.pending,
-          next_message_id: next,
-        };
-      } finally {
-        target.release();
+    const conn = { ...ctx, legacyUrl: ctx.legacyUrl, ownerUrl: ctx.ownerUrl };
+    return withMigrationConnections(conn, "migration-sync", async (source, target) => {
+      const r = await syncBatch(source, target, table, { batchSize: payload.batch_size });
+      ctx.logger.info("migration_sync_batch", {
+        table,
+        outcome: r.outcome,
+        read: r.read,
+        applied: r.applied,
+        quarantined: r.quarantined,
+        lag_seconds: r.lagSeconds,
+      });
+      let next: string | null = null;
+      if (r.outcome === "applied" && r.more) {
+        next = await publishNext(ctx, table, payload.batch_size, `${r.watermark!.at}|${r.watermark!.id}`, 0);
+      } else if (r.outcome === "waiting" || (r.outcome === "caught-up" && r.pending)) {
+        // One recheck per table and watermark per interval, however many deliveries ask.
+        const wm = r.watermark ? `${r.watermark.at}|${r.watermark.id}` : "start";
+        const slot = Math.floor(ctx.clock.now().getTime() / (RECHECK_SECONDS * 1000));
+        next = await publishNext(ctx, table, payload.batch_size, `recheck-${wm}-${slot}`, RECHECK_SECONDS);
       }
-    } finally {
-      await source.end().catch(() => {});
-      await pool.end();
-    }
+      return {
+        status: r.outcome === "applied" ? "done" : "skipped",
+        table,
+        outcome: r.outcome,
+        applied: r.applied,
+        quarantined: r.quarantined,
+        lag_seconds: r.lagSeconds,
+        pending: r.pending,
+        next_message_id: next,
+      };
+    });
   },
 });
 
-/** Publishes the next batch of `table`, deduplicated by `position` (QStash keeps ids for a while). */
-async function publishNext(
+/** The next step of `table`'s chain, at `position` (jobs/migration-chain.ts). */
+const publishNext = (
   ctx: JobContext,
   table: MigratedTableName,
   batchSize: number,
   position: string,
   delaySeconds: number,
-): Promise<string | null> {
-  if (!ctx.publisher) {
-    ctx.logger.warn("migration_sync_cannot_chain", { table });
-    return null;
-  }
-  const { messageId } = await ctx.publisher.publish(
-    "migration-sync",
-    { table, batch_size: batchSize },
-    {
-      deduplicationId: `migration-sync-${table}-${await shortHash(position)}`,
-      delaySeconds,
-      flowControl: { key: `migration-sync-${table}`, parallelism: 1 },
-    },
-  );
-  return messageId;
-}
-
-async function shortHash(text: string): Promise<string> {
-  const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text));
-  return [...new Uint8Array(digest)]
-    .slice(0, 16)
-    .map((b) => b.toString(16).padStart(2, "0"))
-    .join("");
-}
+) =>
+  publishChained(ctx, {
+    job: "migration-sync",
+    payload: { table, batch_size: batchSize },
+    chain: `migration-sync-${table}`,
+    position,
+    delaySeconds,
+  });

@@ -147,11 +147,11 @@ describe.skipIf(pglite.skip)("job receiver end to end (QStash emulator → worke
     await client.schedules.pause({ schedule: "heartbeat" });
     const second = await syncSchedules(opts);
     expect(second.removed).toEqual(["retired-job"]);
-    expect(second.unchanged).toEqual(["heartbeat", "partitions", "migration-sync"]);
+    expect(second.unchanged).toEqual(["heartbeat", "partitions", "migration-sync", "migration-cdc"]);
     expect((await client.schedules.get("heartbeat")).isPaused).toBe(true);
     await client.schedules.resume({ schedule: "heartbeat" });
     const ids = (await client.schedules.list()).map((s) => s.scheduleId).sort();
-    expect(ids).toEqual(["elsewhere", "heartbeat", "migration-sync", "partitions"]);
+    expect(ids).toEqual(["elsewhere", "heartbeat", "migration-cdc", "migration-sync", "partitions"]);
     const hb = await client.schedules.get("heartbeat");
     expect(hb.cron).toBe("*/5 * * * *");
     expect(hb.destination).toBe(jobUrl("heartbeat"));
