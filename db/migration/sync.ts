@@ -32,6 +32,9 @@ export interface SyncOptions {
   batchSize?: number;
   /** How far behind now() the horizon stays at least, default 1000 ms. */
   horizonMarginMs?: number;
+  /** Called once the batch's rows are read, before the target transaction (tests line a CDC run
+   * or a source restart up there). */
+  afterRead?: () => Promise<void>;
 }
 
 export interface SyncBatchResult {
@@ -109,6 +112,7 @@ export async function syncBatch(
     [from?.at ?? null, from?.id ?? null, horizon, batchSize],
   );
   const rows = JSON.parse(got[0]!.rows as string) as Row[];
+  if (rows.length) await opts.afterRead?.();
   const base: SyncBatchResult = {
     table: tableName,
     outcome: "caught-up",

@@ -542,6 +542,63 @@ for (const { name, skip } of backends) {
       await expectVerified();
     });
 
+    it("a row CDC deletes between a sync batch's read and its commit does not come back", {
+      timeout: 60_000,
+    }, async () => {
+      await tx([paciente(70, "Apagada Durante", null, 1), paciente(71, "Fica", null, 1)]);
+      await cdcAll();
+      await syncAll();
+      await tx([["update pacientes set nome = 'Apagada Durante (v2)' where id = $1", [id(2, 70)]]]);
+      const r = await syncBatch(source, target.client as never, "pacientes", {
+        horizonMarginMs: 0,
+        // The batch holds v2; meanwhile the row is deleted and CDC applies the delete.
+        afterRead: async () => {
+          await tx([["delete from pacientes where id = $1", [id(2, 70)]]]);
+          await cdcAll();
+        },
+      });
+      expect(r.outcome).toBe("applied");
+      expect(
+        await targetRows("select nome from pacientes where id = any($1) order by id", [
+          [id(2, 70), id(2, 71)],
+        ]),
+      ).toEqual([{ nome: "Fica" }]);
+      await cdcAll();
+      await expectVerified();
+    });
+
+    it("the source restarts in the middle of a sync batch: the batch fails whole, the next applies it once", {
+      timeout: 90_000,
+    }, async () => {
+      await tx([paciente(80, "Meio do Lote", null, 1), paciente(81, "Meio do Lote 2", null, 2)]);
+      const [{ n: before }] = await targetRows(
+        "select linhas_aplicadas::int as n from migration.tabelas where tabela = 'pacientes'",
+      );
+      await expect(
+        syncBatch(source, target.client as never, "pacientes", {
+          horizonMarginMs: 0,
+          afterRead: async () => {
+            await cluster.stop("immediate");
+            await cluster.start();
+          },
+        }),
+      ).rejects.toThrow();
+      await source.end().catch(() => {});
+      source = await connectSource();
+      await syncAll();
+      await cdcAll();
+      const [{ n: after }] = await targetRows(
+        "select linhas_aplicadas::int as n from migration.tabelas where tabela = 'pacientes'",
+      );
+      expect((after as number) - (before as number)).toBe(2);
+      expect(
+        await targetRows("select count(*)::int as n from pacientes where id = any($1)", [
+          [id(2, 80), id(2, 81)],
+        ]),
+      ).toEqual([{ n: 2 }]);
+      await expectVerified();
+    });
+
     it("a TRUNCATE in the source stops CDC for good, after what came before it", {
       timeout: 60_000,
     }, async () => {
