@@ -16,7 +16,7 @@ import { migrate } from "../db/migrate";
 import { bulkLoad } from "../db/migration/bulk";
 import { cdcBatch, ensureCdc } from "../db/migration/cdc";
 import { cutover } from "../db/migration/cutover";
-import { syncBatch } from "../db/migration/sync";
+import { syncToHorizon } from "../db/migration/sync";
 import { MIGRATED_TABLES } from "../db/migration/tables";
 import { openClient } from "../db/owner-client";
 import { startPrivateCluster } from "../dev/cluster";
@@ -96,13 +96,9 @@ run("migrate:rehearse", async () => {
       for (let round = 0; ; round++) {
         let busy = false;
         for (const table of MIGRATED_TABLES) {
-          for (;;) {
-            const r = await syncBatch(source, target.client as never, table);
-            synced += r.applied;
-            if (r.outcome === "applied" && r.more) continue;
-            if (r.outcome === "waiting" || r.outcome === "moved") busy = true;
-            break;
-          }
+          const r = await syncToHorizon(source, target.client as never, table);
+          synced += r.applied;
+          if (r.outcome !== "caught-up") busy = true;
         }
         if (!busy) break;
         if (round > 200) throw new Error("the sync did not catch up with the writer");

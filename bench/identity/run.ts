@@ -18,22 +18,12 @@ import { seed } from "../../db/seed";
 import { AUTH_SQL, SYSTEM_SQL } from "../../db/session";
 import { LOCAL } from "../../dev/config";
 import { BENCH_SIGNER, consultasOfPaciente, pacienteById, searchPacientes } from "../api/common";
-import { ADMIN_URL, admin } from "../neon-endpoint/shared";
+import { admin, databaseUrl } from "../neon-endpoint/shared";
 
 const DATABASE = "fisioflow_identity_bench";
 const RUNS = 300;
 const CALLS = 20_000;
 const log = (line: string) => console.log(`[identity] ${line}`);
-
-const urlOf = (db: string, user?: string) => {
-  const u = new URL(ADMIN_URL);
-  u.pathname = `/${db}`;
-  if (user) {
-    u.username = user;
-    u.password = LOCAL.roles[user] ?? "";
-  }
-  return u.toString();
-};
 
 interface PlanNode {
   "Node Type": string;
@@ -71,9 +61,9 @@ async function main() {
         `DO $$ BEGIN CREATE ROLE ${role} LOGIN PASSWORD '${pw}'; EXCEPTION WHEN duplicate_object THEN NULL; END $$`,
       );
     await admin(`ALTER DATABASE ${DATABASE} OWNER TO fisioflow_owner`);
-    const owner = new pg.Client({ connectionString: urlOf(DATABASE, "fisioflow_owner") });
+    const owner = new pg.Client({ connectionString: databaseUrl(DATABASE, "fisioflow_owner") });
     await owner.connect();
-    await migrate(urlOf(DATABASE, "fisioflow_owner"), { neon: false, identityKey: LOCAL.identityKey });
+    await migrate(databaseUrl(DATABASE, "fisioflow_owner"), { neon: false, identityKey: LOCAL.identityKey });
     await seed(owner, { pacientes: 2000, consultasPorPaciente: 12 });
     await owner.query("BEGIN");
     await owner.query(SYSTEM_SQL);
@@ -90,7 +80,7 @@ async function main() {
     await owner.query("COMMIT");
     await owner.end();
 
-    const app = new pg.Client({ connectionString: urlOf(DATABASE, "fisioflow_app") });
+    const app = new pg.Client({ connectionString: databaseUrl(DATABASE, "fisioflow_app") });
     await app.connect();
     const token = (u: string) => BENCH_SIGNER.token(u, "fisioterapeuta");
 

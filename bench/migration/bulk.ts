@@ -23,7 +23,7 @@ import { openClient } from "../../db/owner-client";
 import { LOCAL } from "../../dev/config";
 import { startNeonEndpoint } from "../../dev/neon";
 import { configureNeonForLocal } from "../../dev/neon/client";
-import { ADMIN_URL, admin } from "../neon-endpoint/shared";
+import { ADMIN_URL, admin, databaseUrl } from "../neon-endpoint/shared";
 
 const exec = promisify(execFile);
 const { values: args } = parseArgs({
@@ -33,11 +33,6 @@ const PACIENTES = Number(args.pacientes);
 const ROUNDS = Number(args.rounds);
 const LEGACY = "fisioflow_bulkbench_legacy";
 const log = (line: string) => console.log(`[migration-bulk] ${line}`);
-const urlOf = (db: string) => {
-  const u = new URL(ADMIN_URL);
-  u.pathname = `/${db}`;
-  return u.toString();
-};
 
 async function pgDumpPsql(round: number): Promise<number> {
   const db = `fisioflow_bulkbench_dump${round}`;
@@ -48,7 +43,7 @@ async function pgDumpPsql(round: number): Promise<number> {
     "bash",
     [
       "-c",
-      `set -o pipefail; pg_dump --no-owner "${urlOf(LEGACY)}" | psql -q -v ON_ERROR_STOP=1 "${urlOf(db)}" > /dev/null`,
+      `set -o pipefail; pg_dump --no-owner "${databaseUrl(LEGACY)}" | psql -q -v ON_ERROR_STOP=1 "${databaseUrl(db)}" > /dev/null`,
     ],
     {
       maxBuffer: 1 << 26,
@@ -70,7 +65,7 @@ async function ours(round: number): Promise<{ seconds: number; rows: number }> {
     const t0 = performance.now();
     const reports = await bulkLoad({
       async openSource() {
-        const c = new pg.Client({ connectionString: urlOf(LEGACY) });
+        const c = new pg.Client({ connectionString: databaseUrl(LEGACY) });
         await c.connect();
         return { client: c, close: () => c.end() };
       },
@@ -87,7 +82,7 @@ async function ours(round: number): Promise<{ seconds: number; rows: number }> {
 async function main() {
   await admin(`drop database if exists ${LEGACY} with (force)`);
   await admin(`create database ${LEGACY}`);
-  const source = new pg.Client({ connectionString: urlOf(LEGACY) });
+  const source = new pg.Client({ connectionString: databaseUrl(LEGACY) });
   await source.connect();
   await installLegacySchema(source);
   const report = await generateLegacy(source, { pacientes: PACIENTES });

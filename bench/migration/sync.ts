@@ -19,7 +19,7 @@ import { parseArgs } from "node:util";
 import pg from "pg";
 import { generateLegacy, installLegacySchema } from "../../db/legacy/generate";
 import { migrate } from "../../db/migrate";
-import { syncBatch } from "../../db/migration/sync";
+import { syncToHorizon } from "../../db/migration/sync";
 import { MIGRATED_TABLES, mappedSelect, TABLES } from "../../db/migration/tables";
 import { verifyTable } from "../../db/migration/verify";
 import { openClient } from "../../db/owner-client";
@@ -27,7 +27,7 @@ import { SYSTEM_SQL } from "../../db/session";
 import { LOCAL } from "../../dev/config";
 import { startNeonEndpoint } from "../../dev/neon";
 import { configureNeonForLocal } from "../../dev/neon/client";
-import { ADMIN_URL, admin } from "../neon-endpoint/shared";
+import { ADMIN_URL, admin, databaseUrl } from "../neon-endpoint/shared";
 
 const { values: args } = parseArgs({
   options: {
@@ -46,16 +46,10 @@ const LEGACY = "fisioflow_bench_legacy";
 const TARGET = "fisioflow_bench_target";
 const log = (line: string) => console.log(`[migration-sync] ${line}`);
 
-const urlOf = (db: string) => {
-  const u = new URL(ADMIN_URL);
-  u.pathname = `/${db}`;
-  return u.toString();
-};
-
 async function main() {
   await admin(`drop database if exists ${LEGACY} with (force)`);
   await admin(`create database ${LEGACY}`);
-  const source = new pg.Client({ connectionString: urlOf(LEGACY) });
+  const source = new pg.Client({ connectionString: databaseUrl(LEGACY) });
   await source.connect();
   await installLegacySchema(source);
   let t0 = performance.now();
@@ -82,15 +76,9 @@ async function main() {
     t0 = performance.now();
     for (const table of MIGRATED_TABLES) {
       const start = performance.now();
-      let batches = 0;
-      let rows = 0;
-      for (;;) {
-        const r = await syncBatch(source, target.client as never, table, { batchSize: BATCH });
-        if (r.outcome === "waiting") throw new Error(`${table} waits for a parent`);
-        if (r.outcome === "caught-up") break;
-        batches++;
-        rows += r.read;
-      }
+      const r = await syncToHorizon(source, target.client as never, table, { batchSize: BATCH });
+      if (r.outcome !== "caught-up") throw new Error(`${table}: ${r.outcome}`);
+      const { read: rows, batches } = r;
       perTable[table] = { rows, batches, seconds: (performance.now() - start) / 1000 };
       log(`${table}: ${rows} rows in ${batches} batches, ${perTable[table].seconds.toFixed(2)} s`);
     }

@@ -9,6 +9,17 @@ import pg from "pg";
 import { LOCAL } from "../../dev/config";
 
 export const ADMIN_URL = process.env.LOCAL_POSTGRES_URL || "postgresql://postgres@127.0.0.1:5432/postgres";
+/** A database on the machine's PostgreSQL: as the superuser, or as a local role with its password. */
+export function databaseUrl(database: string, role?: string): string {
+  const u = new URL(ADMIN_URL);
+  u.pathname = `/${database}`;
+  if (role) {
+    u.username = role;
+    u.password = LOCAL.roles[role] ?? "";
+  }
+  return u.toString();
+}
+
 /** One statement as the machine's PostgreSQL superuser (create/drop the benchmarks' databases). */
 export async function admin(text: string): Promise<void> {
   const c = new pg.Client({ connectionString: ADMIN_URL });

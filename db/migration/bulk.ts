@@ -30,7 +30,7 @@ import {
   readState,
   type SqlClient,
   sourceHorizon,
-  syncBatch,
+  syncToHorizon,
 } from "./sync";
 import { MIGRATED_TABLES, type MigratedTableName, mappedSelect, TABLES } from "./tables";
 
@@ -260,14 +260,8 @@ async function loadTable(table: MigratedTableName, opts: BulkOptions): Promise<B
       // A parent written (or rewritten) during the load is newer than its table's bulk copy: bring
       // the parent tables up to date with the sync, then go on from the same row.
       caughtUpParentsAt = pos;
-      for (const parent of new Set(t.parents.map((p) => p.table))) {
-        for (let i = 0; i < 1000; i++) {
-          const r = await syncBatch(source.client, target.client, parent, {
-            horizonMarginMs: opts.horizonMarginMs,
-          });
-          if (r.outcome !== "applied" || !r.more) break;
-        }
-      }
+      for (const parent of new Set(t.parents.map((p) => p.table)))
+        await syncToHorizon(source.client, target.client, parent, { horizonMarginMs: opts.horizonMarginMs });
     }
 
     // 3. hand over to the sync, 4. counts

@@ -10,7 +10,7 @@
  * `reopenSource` undoes the read-only default (a no-go, or a rehearsal).
  */
 import { cdcBatch, DEFAULT_CDC_SLOT } from "./cdc";
-import { type SqlClient, syncBatch } from "./sync";
+import { type SqlClient, syncToHorizon } from "./sync";
 import { MIGRATED_TABLES } from "./tables";
 import { type TableVerification, verifyTable } from "./verify";
 
@@ -88,7 +88,8 @@ export async function cutover(
   await sleep(1100);
   for (const table of MIGRATED_TABLES) {
     for (let i = 0; ; i++) {
-      const r = await syncBatch(source, target, table, { horizonMarginMs: 0 });
+      // moved: a scheduled run got there first; go again from where it left the watermark.
+      const r = await syncToHorizon(source, target, table, { horizonMarginMs: 0 });
       if (r.outcome === "caught-up") break;
       if (r.outcome === "waiting" && i > 1000) throw new Error(`${table}: rows still wait for a parent`);
     }

@@ -198,6 +198,50 @@ export async function syncBatch(
   }
 }
 
+export interface SyncToHorizonResult {
+  table: MigratedTableName;
+  /** caught-up: nothing left below the horizon; waiting: a row waits for its parent; moved: another
+   * run advanced the watermark first. */
+  outcome: "caught-up" | "waiting" | "moved";
+  /** Batches that applied rows. */
+  batches: number;
+  read: number;
+  applied: number;
+  quarantined: number;
+}
+
+/**
+ * Batches of `table` until nothing is left below the source's horizon (or a row waits for its
+ * parent, or another run moves the watermark): what the cut-over, the bulk load's parent catch-up,
+ * the rehearsal, the benchmark and the tests run; the QStash job runs one batch per message.
+ */
+export async function syncToHorizon(
+  source: SqlClient,
+  target: SqlClient,
+  table: MigratedTableName,
+  opts: SyncOptions & { maxBatches?: number } = {},
+): Promise<SyncToHorizonResult> {
+  const out: SyncToHorizonResult = {
+    table,
+    outcome: "caught-up",
+    batches: 0,
+    read: 0,
+    applied: 0,
+    quarantined: 0,
+  };
+  for (let i = 0; i < (opts.maxBatches ?? 100_000); i++) {
+    const r = await syncBatch(source, target, table, opts);
+    out.read += r.read;
+    out.applied += r.applied;
+    out.quarantined += r.quarantined;
+    if (r.outcome !== "applied") return { ...out, outcome: r.outcome };
+    out.batches++;
+    // Fewer rows than a batch and none waiting: the horizon is reached.
+    if (!r.more) return out;
+  }
+  throw new Error(`${table}: still rows below the horizon after ${opts.maxBatches ?? 100_000} batches`);
+}
+
 /** A row as the source query maps it (tables.ts `mappedSelect`): target columns + reason + keyset. */
 export type MappedRow = Row;
 

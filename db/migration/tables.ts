@@ -44,10 +44,13 @@ export interface MigratedTable {
   /** The legacy table's columns and types (db/legacy/schema.sql), for rows that arrive as JSON
    * (CDC) and are mapped in the target with the same expressions. */
   legacy: string;
-  /** Target columns written and compared (not created_at/updated_at: the target's triggers own them). */
+  /**
+   * Target column → its SQL expression over the legacy row `s`: the columns written and compared
+   * (not created_at/updated_at: the target's triggers own them), in order.
+   */
+  map: Readonly<Record<string, string>>;
+  /** The keys of `map`, in order. */
   columns: readonly string[];
-  /** SELECT list over the legacy row `s`, one expression per column, in `columns` order. */
-  select: readonly string[];
   /** A SQL expression over `s`: why the row cannot be migrated, or NULL. */
   reason: string | null;
   /** ON CONFLICT target. */
@@ -71,12 +74,16 @@ const cpfDigits = (c: string) => `nullif(regexp_replace(coalesce(${c}, ''), '[^0
 
 const STATUS_CONSULTA = `lower(btrim(s.status))`;
 
-export const TABLES: Record<MigratedTableName, MigratedTable> = {
+const SPECS: Record<MigratedTableName, Omit<MigratedTable, "columns">> = {
   fisioterapeutas: {
     name: "fisioterapeutas",
     legacy: "id uuid, nome text, email text, crefito text, created_at timestamptz, updated_at timestamptz",
-    columns: ["id", "nome", "email", "crefito"],
-    select: ["s.id", "btrim(s.nome)", "lower(btrim(s.email))", "btrim(s.crefito)"],
+    map: {
+      id: "s.id",
+      nome: "btrim(s.nome)",
+      email: "lower(btrim(s.email))",
+      crefito: "btrim(s.crefito)",
+    },
     reason: null,
     conflictKey: ["id"],
     mode: "upsert",
@@ -96,8 +103,12 @@ export const TABLES: Record<MigratedTableName, MigratedTable> = {
     name: "exercicios",
     legacy:
       "id uuid, nome text, descricao text, categoria text, created_at timestamptz, updated_at timestamptz",
-    columns: ["id", "nome", "descricao", "categoria"],
-    select: ["s.id", "btrim(s.nome)", "s.descricao", "btrim(s.categoria)"],
+    map: {
+      id: "s.id",
+      nome: "btrim(s.nome)",
+      descricao: "s.descricao",
+      categoria: "btrim(s.categoria)",
+    },
     reason: null,
     conflictKey: ["id"],
     mode: "upsert",
@@ -117,17 +128,16 @@ export const TABLES: Record<MigratedTableName, MigratedTable> = {
     name: "pacientes",
     legacy:
       "id uuid, nome text, email text, telefone text, data_nascimento text, cpf text, ativo boolean, fisioterapeuta_id uuid, created_at timestamptz, updated_at timestamptz",
-    columns: ["id", "nome", "email", "telefone", "data_nascimento", "cpf", "status", "fisioterapeuta_id"],
-    select: [
-      "s.id",
-      "btrim(s.nome)",
-      "nullif(lower(btrim(s.email)), '')",
-      "nullif(btrim(s.telefone), '')",
-      birthDate("s.data_nascimento"),
-      cpfDigits("s.cpf"),
-      "CASE WHEN s.ativo THEN 'ativo' ELSE 'inativo' END",
-      "s.fisioterapeuta_id",
-    ],
+    map: {
+      id: "s.id",
+      nome: "btrim(s.nome)",
+      email: "nullif(lower(btrim(s.email)), '')",
+      telefone: "nullif(btrim(s.telefone), '')",
+      data_nascimento: birthDate("s.data_nascimento"),
+      cpf: cpfDigits("s.cpf"),
+      status: "CASE WHEN s.ativo THEN 'ativo' ELSE 'inativo' END",
+      fisioterapeuta_id: "s.fisioterapeuta_id",
+    },
     reason: `CASE
       WHEN nullif(btrim(s.data_nascimento), '') IS NOT NULL AND (${birthDate("s.data_nascimento")}) IS NULL
         THEN 'data_nascimento_invalida'
@@ -159,24 +169,15 @@ export const TABLES: Record<MigratedTableName, MigratedTable> = {
     name: "consultas",
     legacy:
       "id uuid, paciente_id uuid, fisioterapeuta_id uuid, data_hora timestamptz, duracao_min integer, status text, observacoes text, created_at timestamptz, updated_at timestamptz",
-    columns: [
-      "id",
-      "paciente_id",
-      "fisioterapeuta_id",
-      "data_consulta",
-      "duracao_min",
-      "status",
-      "observacoes",
-    ],
-    select: [
-      "s.id",
-      "s.paciente_id",
-      "s.fisioterapeuta_id",
-      "s.data_hora",
-      "s.duracao_min",
-      STATUS_CONSULTA,
-      "s.observacoes",
-    ],
+    map: {
+      id: "s.id",
+      paciente_id: "s.paciente_id",
+      fisioterapeuta_id: "s.fisioterapeuta_id",
+      data_consulta: "s.data_hora",
+      duracao_min: "s.duracao_min",
+      status: STATUS_CONSULTA,
+      observacoes: "s.observacoes",
+    },
     reason: `CASE
       WHEN ${STATUS_CONSULTA} NOT IN ('agendada', 'confirmada', 'realizada', 'cancelada', 'falta') THEN 'status_invalido'
       WHEN s.duracao_min NOT BETWEEN 5 AND 480 THEN 'duracao_invalida'
@@ -209,8 +210,13 @@ export const TABLES: Record<MigratedTableName, MigratedTable> = {
     name: "prontuarios",
     legacy:
       "id uuid, paciente_id uuid, fisioterapeuta_id uuid, consulta_id uuid, conteudo text, created_at timestamptz, updated_at timestamptz",
-    columns: ["id", "paciente_id", "fisioterapeuta_id", "consulta_id", "conteudo"],
-    select: ["s.id", "s.paciente_id", "s.fisioterapeuta_id", "s.consulta_id", "s.conteudo"],
+    map: {
+      id: "s.id",
+      paciente_id: "s.paciente_id",
+      fisioterapeuta_id: "s.fisioterapeuta_id",
+      consulta_id: "s.consulta_id",
+      conteudo: "s.conteudo",
+    },
     reason: null,
     conflictKey: ["id"],
     mode: "insert-only",
@@ -236,32 +242,19 @@ export const TABLES: Record<MigratedTableName, MigratedTable> = {
     name: "prescricoes",
     legacy:
       "id uuid, paciente_id uuid, exercicio_id uuid, fisioterapeuta_id uuid, series integer, repeticoes integer, frequencia text, observacoes text, inicio date, fim date, ativa boolean, created_at timestamptz, updated_at timestamptz",
-    columns: [
-      "id",
-      "paciente_id",
-      "exercicio_id",
-      "fisioterapeuta_id",
-      "series",
-      "repeticoes",
-      "frequencia",
-      "observacoes",
-      "inicio",
-      "fim",
-      "ativa",
-    ],
-    select: [
-      "s.id",
-      "s.paciente_id",
-      "s.exercicio_id",
-      "s.fisioterapeuta_id",
-      "s.series",
-      "s.repeticoes",
-      "btrim(s.frequencia)",
-      "s.observacoes",
-      "s.inicio",
-      "s.fim",
-      "s.ativa",
-    ],
+    map: {
+      id: "s.id",
+      paciente_id: "s.paciente_id",
+      exercicio_id: "s.exercicio_id",
+      fisioterapeuta_id: "s.fisioterapeuta_id",
+      series: "s.series",
+      repeticoes: "s.repeticoes",
+      frequencia: "btrim(s.frequencia)",
+      observacoes: "s.observacoes",
+      inicio: "s.inicio",
+      fim: "s.fim",
+      ativa: "s.ativa",
+    },
     reason: `CASE
       WHEN s.series NOT BETWEEN 1 AND 50 THEN 'series_invalidas'
       WHEN s.repeticoes NOT BETWEEN 1 AND 500 THEN 'repeticoes_invalidas'
@@ -278,8 +271,11 @@ export const TABLES: Record<MigratedTableName, MigratedTable> = {
   },
 };
 
+export const TABLES = {} as Record<MigratedTableName, MigratedTable>;
+for (const name of MIGRATED_TABLES) TABLES[name] = { ...SPECS[name], columns: Object.keys(SPECS[name].map) };
+
 function projection(t: MigratedTable): string {
-  const cols = t.select.map((expr, i) => `${expr} AS ${t.columns[i]}`);
+  const cols = Object.entries(t.map).map(([column, expr]) => `${expr} AS ${column}`);
   return `SELECT ${cols.join(", ")}, ${t.reason ?? "NULL::text"} AS _motivo, s.updated_at AS _updated_at`;
 }
 

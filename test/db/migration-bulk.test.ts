@@ -8,14 +8,13 @@ import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { generateLegacy } from "../../db/legacy/generate";
 import { type BulkProgress, bulkLoad } from "../../db/migration/bulk";
-import { syncBatch } from "../../db/migration/sync";
 import { MIGRATED_TABLES } from "../../db/migration/tables";
 import { verifyTable } from "../../db/migration/verify";
 import { openClient } from "../../db/owner-client";
 import { SYSTEM_SQL } from "../../db/session";
 import { probePostgres, testBackends } from "../harness/backends";
 import { startTestEndpoint, type TestEndpoint } from "../harness/endpoint";
-import { createLegacyDatabase, type LegacyDatabase } from "../harness/legacy";
+import { createLegacyDatabase, type LegacyDatabase, syncAllTables } from "../harness/legacy";
 
 const backends = await testBackends();
 const noPostgres = await probePostgres();
@@ -141,13 +140,7 @@ for (const { name, skip } of backends) {
       await source.query("update pacientes set nome = 'Depois da Carga' where id = $1", [id]);
       const target = await openClient(t.ownerUrl);
       try {
-        for (const table of MIGRATED_TABLES) {
-          for (;;) {
-            const r = await syncBatch(source as never, target.client as never, table, { horizonMarginMs: 0 });
-            if (r.outcome === "caught-up") break;
-            if (r.outcome === "waiting") throw new Error(`${table} waits`);
-          }
-        }
+        await syncAllTables(source as never, target.client as never);
       } finally {
         await target.close();
       }

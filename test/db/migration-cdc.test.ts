@@ -27,6 +27,7 @@ import { migrationCdc } from "../../jobs/migration-cdc";
 import { type JobContext, PermanentJobError } from "../../jobs/types";
 import { testBackends } from "../harness/backends";
 import { startTestEndpoint, type TestEndpoint } from "../harness/endpoint";
+import { syncAllTables } from "../harness/legacy";
 
 const bin = findPgBin();
 if (bin.dir === null) {
@@ -117,15 +118,7 @@ for (const { name, skip } of backends) {
         expect(v.ok, `${table}: ${JSON.stringify(v)}`).toBe(true);
       }
     }
-    async function syncAll() {
-      for (const table of MIGRATED_TABLES) {
-        for (let i = 0; i < 100; i++) {
-          const r = await syncBatch(source, target.client as never, table, { horizonMarginMs: 0 });
-          if (r.outcome === "caught-up") break;
-          if (r.outcome === "waiting") throw new Error(`${table} waits for a parent`);
-        }
-      }
-    }
+    const syncAll = () => syncAllTables(source, target.client as never);
     const fisio = (n: number): Statement => [
       "insert into fisioterapeutas (id, nome, email, crefito) values ($1, $2, $3, $4)",
       [id(1, n), `Fisio ${n}`, `fisio${n}@clinica.br`, `CREFITO-3/${n}-F`],

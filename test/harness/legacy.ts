@@ -5,6 +5,13 @@
  */
 import pg from "pg";
 import { installLegacySchema } from "../../db/legacy/generate";
+import {
+  type SqlClient,
+  type SyncOptions,
+  type SyncToHorizonResult,
+  syncToHorizon,
+} from "../../db/migration/sync";
+import { MIGRATED_TABLES } from "../../db/migration/tables";
 import { dropDatabase, postgresAdminUrl } from "./backends";
 
 export interface LegacyDatabase {
@@ -46,4 +53,19 @@ export async function createLegacyDatabase(
       await dropDatabase(name);
     },
   };
+}
+
+/** Syncs every table, parents first, until each is caught up; a row still waiting is an error. */
+export async function syncAllTables(
+  source: SqlClient,
+  target: SqlClient,
+  opts: SyncOptions = {},
+): Promise<SyncToHorizonResult[]> {
+  const out: SyncToHorizonResult[] = [];
+  for (const table of MIGRATED_TABLES) {
+    const r = await syncToHorizon(source, target, table, { horizonMarginMs: 0, ...opts });
+    if (r.outcome !== "caught-up") throw new Error(`${table}: ${r.outcome}`);
+    out.push(r);
+  }
+  return out;
 }
