@@ -627,12 +627,7 @@ async function applyTransaction(
         out.quarantined += r.quarantined;
         continue;
       }
-      const refused = await deleteIsolating(target, t, ids);
-      await clearQuarantine(
-        target,
-        t,
-        ids.filter((id) => !refused.has(id)),
-      );
+      const refused = await deleteAndClear(target, t, ids);
       out.applied += ids.length - refused.size;
       if (refused.size) deferred.set(t, [...refused.keys()]);
     }
@@ -677,12 +672,7 @@ async function applyTransaction(
     // Deletes a child held: the upserts may have moved the child away.
     for (const t of [...deferred.keys()].reverse()) {
       const ids = deferred.get(t)!;
-      const refused = await deleteIsolating(target, t, ids);
-      await clearQuarantine(
-        target,
-        t,
-        ids.filter((id) => !refused.has(id)),
-      );
+      const refused = await deleteAndClear(target, t, ids);
       out.applied += ids.length - refused.size;
       if (refused.size) {
         await quarantineIds(target, t, "apagado_na_origem_com_dependentes", refused);
@@ -703,6 +693,17 @@ async function applyTransaction(
     await target.query("ROLLBACK").catch(() => {});
     throw err;
   }
+}
+
+/** Deletes what the target lets go of `ids` and clears their quarantine; returns the refused. */
+async function deleteAndClear(target: SqlClient, t: MigratedTableName, ids: string[]) {
+  const refused = await deleteIsolating(target, t, ids);
+  await clearQuarantine(
+    target,
+    t,
+    ids.filter((id) => !refused.has(id)),
+  );
+  return refused;
 }
 
 /**
