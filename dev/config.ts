@@ -23,6 +23,14 @@ export const LOCAL = {
     fisioflow_owner: "owner-local-password",
     fisioflow_app: "app-local-password",
   } as Record<string, string>,
+  /** The local Neon API v2 (dev/neon-api, under /api/v2 on the endpoint's port): its API key, its
+   * one project, and the main branch's id (Neon's three-part `br-...` form, which neonctl expects). */
+  neonApi: {
+    key: "local-neon-api-key",
+    projectId: "fisioflow-local",
+    projectName: "fisioflow (local)",
+    mainBranchId: "br-fisioflow-main-000000",
+  },
   /** Upstash Redis REST token accepted by the local emulator. */
   redisToken: "local-upstash-redis-token",
   /** The identity key the local worker signs with and db:migrate installs (DB_IDENTITY_KEY_ID /

@@ -12,9 +12,14 @@ export function authError(code: "28P01" | "3D000" | "08P01", message: string): P
 }
 
 export class Authenticator {
+  /**
+   * `database` is the name clients ask for; `physical`, the database that holds it on the backend
+   * (a branch's copy on the postgres backend, see dev/neon-api), defaults to the same name.
+   */
   constructor(
     private readonly roles: Record<string, string>,
     private readonly database: string,
+    private readonly physical = database,
   ) {}
 
   /** Checks credentials; the password is checked before the database, like Neon. */
@@ -26,6 +31,6 @@ export class Authenticator {
     if (database !== this.database) {
       return { ok: false, error: authError("3D000", `database "${database}" does not exist`) };
     }
-    return { ok: true, role: user, database };
+    return { ok: true, role: user, database: this.physical };
   }
 }

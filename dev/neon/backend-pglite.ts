@@ -26,7 +26,7 @@
  * - current_database() is the configured database (it is created inside PGlite and opened by
  *   name).
  */
-import { existsSync, mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -69,7 +69,7 @@ import {
   readyForQuery,
   SYNC,
 } from "./protocol";
-import { guardRoleChanges } from "./role-guard";
+import { guardReadOnly, guardRoleChanges } from "./role-guard";
 
 const extensions = { pg_trgm, pg_stat_statements, btree_gist, unaccent };
 
@@ -79,7 +79,22 @@ export interface PgliteBackendOptions {
   roles: Record<string, string>;
   /** How long an HTTP request may wait for the shared session (default 5 min). */
   requestTimeoutMs?: number;
+  /** Start from these files (a dumpDataDir tarball: a branch's copy of its parent) instead of initdb. */
+  loadDataDir?: Blob;
   log: (line: string) => void;
+}
+
+/** The PGlite backend, with what the local Neon API needs to branch and restore it. */
+export interface PgliteBackend extends Backend {
+  readonly kind: "pglite";
+  /** Its files as a tarball, taken between units of work (a consistent copy: one session). */
+  snapshot(): Promise<Blob>;
+  /**
+   * Replaces its files with `data` (a restore) and returns the files it had, both under one hold
+   * of the session (nothing written in between is lost). Open sessions are closed, as a Neon
+   * compute restart closes them; requests queued meanwhile run on the new data.
+   */
+  replaceData(data: Blob): Promise<Blob>;
 }
 
 /**
@@ -206,9 +221,14 @@ function readyEnds(buf: Buffer): number[] {
   return ends;
 }
 
-/** Makes the session the client's: session_user and current_user become `role`. */
-function becomeRole(role: string): Buffer {
-  return queryMessage(`SET SESSION AUTHORIZATION ${quoteIdent(role)}`);
+/**
+ * Makes the session the client's: session_user and current_user become `role`; a read-only
+ * endpoint's unit of work (or the first unit after one) sets the transaction mode too.
+ */
+function becomeRole(role: string, readOnly?: boolean): Buffer {
+  const mode =
+    readOnly === undefined ? "" : `SET default_transaction_read_only = ${readOnly ? "on" : "off"}; `;
+  return queryMessage(`${mode}SET SESSION AUTHORIZATION ${quoteIdent(role)}`);
 }
 
 /** The server settings a session is told about at startup, with fallbacks if PGlite lacks one. */
@@ -240,8 +260,17 @@ function lastStatus(out: Buffer): number {
   return out[out.length - 1]!;
 }
 
-export async function startPgliteBackend(opts: PgliteBackendOptions): Promise<Backend> {
-  const db = await openPglite(opts.dataDir, opts.database);
+/** Opens the data dir, or loads `data` into it (memory or an empty directory). */
+async function openData(dataDir: string, database: string, data: Blob | undefined): Promise<PGlite> {
+  if (!data) return openPglite(dataDir, database);
+  if (dataDir === "memory://" || dataDir === "")
+    return PGlite.create({ extensions, database, loadDataDir: data });
+  mkdirSync(dataDir, { recursive: true });
+  return PGlite.create(dataDir, { extensions, database, loadDataDir: data });
+}
+
+export async function startPgliteBackend(opts: PgliteBackendOptions): Promise<PgliteBackend> {
+  let db = await openData(opts.dataDir, opts.database, opts.loadDataDir);
   await provision(db, opts);
   const mutex = new Mutex();
   const timeoutMs = opts.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
@@ -254,7 +283,7 @@ export async function startPgliteBackend(opts: PgliteBackendOptions): Promise<Ba
     name,
     settings.rows.find((r) => r.name === name)?.setting ?? fallback,
   ]);
-  const identity = await installIdentityCheck(db, Object.keys(opts.roles));
+  let identity = await installIdentityCheck(db, Object.keys(opts.roles));
   const guard = new IdentityGuard(
     identity.baseline,
     (role) => functionCall(identity.oid, [role]),
@@ -274,9 +303,13 @@ export async function startPgliteBackend(opts: PgliteBackendOptions): Promise<Ba
     return Buffer.from(out);
   }
 
+  /** A read-only endpoint's unit of work left default_transaction_read_only on. */
+  let readOnlyLeft = false;
+
   /** Runs `SET SESSION AUTHORIZATION` + messages (+ trailer); returns what follows the switch's reply. */
-  async function execAs(role: string, messages: Buffer, trailer?: Buffer): Promise<Buffer> {
-    const prefix = becomeRole(role);
+  async function execAs(role: string, messages: Buffer, trailer?: Buffer, readOnly = false): Promise<Buffer> {
+    const prefix = becomeRole(role, readOnly || readOnlyLeft ? readOnly : undefined);
+    readOnlyLeft = readOnly;
     const out = await exec(
       trailer ? Buffer.concat([prefix, messages, trailer]) : Buffer.concat([prefix, messages]),
     );
@@ -308,6 +341,7 @@ export async function startPgliteBackend(opts: PgliteBackendOptions): Promise<Ba
     constructor(
       private readonly role: string,
       private readonly io: SessionIO,
+      private readonly readOnly: boolean,
     ) {}
 
     get isEnded(): boolean {
@@ -334,10 +368,10 @@ export async function startPgliteBackend(opts: PgliteBackendOptions): Promise<Ba
     }
 
     /** The endpoint stopped: tell the client and close (the pump rolls back what is open). */
-    refuse(): void {
+    refuse(code = "57P03", message = guard.refusal().message): void {
       if (this.ended || this.verifying) return;
       this.ended = true;
-      this.io.send(errorResponse("FATAL", "57P03", guard.refusal().message));
+      this.io.send(errorResponse("FATAL", code, message));
       this.io.close();
       void this.pump();
     }
@@ -371,7 +405,9 @@ export async function startPgliteBackend(opts: PgliteBackendOptions): Promise<Ba
           }
           // A held COPY ends with its CopyDone/CopyFail but answers as the Query it is.
           const lastType = step.copy ? 0x51 : input[starts.filter((s) => s < step.consumed).at(-1)!]!;
-          const batch = guardRoleChanges(step.run);
+          const batch = this.readOnly
+            ? guardReadOnly(guardRoleChanges(step.run))
+            : guardRoleChanges(step.run);
           let out: Buffer;
           if (this.holding) out = await exec(batch);
           else {
@@ -381,7 +417,7 @@ export async function startPgliteBackend(opts: PgliteBackendOptions): Promise<Ba
               this.refuse();
               break;
             }
-            out = await execAs(this.role, batch);
+            out = await execAs(this.role, batch, undefined, this.readOnly);
           }
           if (step.copy) out = withoutCopyIn(out);
           const ends = readyEnds(out);
@@ -438,7 +474,8 @@ export async function startPgliteBackend(opts: PgliteBackendOptions): Promise<Ba
     }
   }
 
-  return {
+  /** The backend as one endpoint serves it: read-write, or read-only (a read replica's view). */
+  const view = (readOnly: boolean): Backend => ({
     kind: "pglite",
     guard,
 
@@ -447,8 +484,9 @@ export async function startPgliteBackend(opts: PgliteBackendOptions): Promise<Ba
       try {
         if (guard.stopped) throw new BackendRequestError(guard.refusal());
         const check = guard.check(role);
+        const guarded = readOnly ? guardReadOnly(guardRoleChanges(messages)) : guardRoleChanges(messages);
         // One call: the request, the identity check, the reset.
-        const out = await execAs(role, guardRoleChanges(messages), Buffer.concat([check, RESET_SESSION]));
+        const out = await execAs(role, guarded, Buffer.concat([check, RESET_SESSION]), readOnly);
         const ends = readyEnds(out);
         if (ends.length !== syncs + 2) throw new Error("unexpected PGlite reply");
         const reply = out.subarray(0, ends[syncs - 1]);
@@ -474,15 +512,16 @@ export async function startPgliteBackend(opts: PgliteBackendOptions): Promise<Ba
     },
 
     openSession(role, _database, startupParams, io): Session {
-      const session = new PgliteSession(role, io);
+      const session = new PgliteSession(role, io, readOnly);
       sessions.add(session);
       const settings = startupSettings(startupParams);
-      if (typeof settings === "string") {
-        session.fail("42501", settings);
+      if (typeof settings === "string" || (readOnly && settings.some(([k]) => /read_only/i.test(k)))) {
+        if (typeof settings === "string") session.fail("42501", settings);
+        else session.fail("25006", "cannot set transaction read-write mode during recovery");
         return session;
       }
       if (settings.length) {
-        session.ready = applySettings(role, settings).then(
+        session.ready = applySettings(role, settings, readOnly).then(
           (problem) =>
             problem ? session.fail(problem.code, problem.message) : hello(session, role, startupParams, io),
           (err: Error) => session.fail("XX000", err.message),
@@ -491,11 +530,47 @@ export async function startPgliteBackend(opts: PgliteBackendOptions): Promise<Ba
       return session;
     },
 
+    readOnlyView: () => view(true),
+
     async close() {
+      if (readOnly) return; // a view: the backend itself is closed by its owner
       // Let sessions whose sockets were just terminated roll back first (they queue on the mutex).
       await new Promise((resolve) => setTimeout(resolve, 10));
       await mutex.acquire();
       await db.close();
+    },
+  });
+
+  return {
+    ...(view(false) as Backend & { kind: "pglite" }),
+
+    async snapshot() {
+      await mutex.acquire();
+      try {
+        return await db.dumpDataDir("none");
+      } finally {
+        mutex.release();
+      }
+    },
+
+    async replaceData(data) {
+      // Sessions end first (each rolls back under the mutex), then the files change under it.
+      for (const s of sessions) s.refuse("57P01", "terminating connection due to administrator command");
+      await new Promise((resolve) => setTimeout(resolve, 10));
+      await mutex.acquire();
+      try {
+        const old = await db.dumpDataDir("none");
+        await db.close();
+        if (opts.dataDir !== "memory://" && opts.dataDir !== "") {
+          rmSync(opts.dataDir, { recursive: true, force: true });
+        }
+        db = await openData(opts.dataDir, opts.database, data);
+        identity = await installIdentityCheck(db, Object.keys(opts.roles));
+        readOnlyLeft = false;
+        return old;
+      } finally {
+        mutex.release();
+      }
     },
   };
 
@@ -507,11 +582,12 @@ export async function startPgliteBackend(opts: PgliteBackendOptions): Promise<Ba
   async function applySettings(
     role: string,
     settings: [string, string][],
+    readOnly: boolean,
   ): Promise<{ code: string; message: string } | null> {
     await mutex.acquire();
     try {
       const sql = settings.map(([k, v]) => `SET ${quoteIdent(k)} = ${quoteLiteral(v)}`).join("; ");
-      const out = await execAs(role, guardRoleChanges(queryMessage(sql)));
+      const out = await execAs(role, guardRoleChanges(queryMessage(sql)), undefined, readOnly);
       const error = decodeSegments(out)[0]?.error;
       if (error) {
         await exec(CLEANUP);

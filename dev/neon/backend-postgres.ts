@@ -44,7 +44,7 @@ import {
   startupMessage,
   TERMINATE,
 } from "./protocol";
-import { FUNCTION_CALL_REFUSAL } from "./role-guard";
+import { FUNCTION_CALL_REFUSAL, guardReadOnly } from "./role-guard";
 
 /** Appended to every HTTP request's write (after the identity check): resets the session before reuse. */
 const DISCARD_ALL = queryMessage("DISCARD ALL");
@@ -108,7 +108,7 @@ class RawConnection {
     reject?.(err);
   }
 
-  static open(target: Target, user: string, database: string): Promise<RawConnection> {
+  static open(target: Target, user: string, database: string, readOnly = false): Promise<RawConnection> {
     const conn = new RawConnection(connectSocket(target), target);
     return new Promise((resolve, reject) => {
       conn.resolve = (buf) => {
@@ -123,7 +123,14 @@ class RawConnection {
       };
       conn.reject = reject;
       conn.target = 1;
-      conn.socket.write(startupMessage({ user, database, client_encoding: "UTF8" }));
+      conn.socket.write(
+        startupMessage({
+          user,
+          database,
+          client_encoding: "UTF8",
+          ...(readOnly ? { default_transaction_read_only: "on" } : {}),
+        }),
+      );
     });
   }
 
@@ -214,6 +221,7 @@ class RawPool {
     private readonly database: string,
     private readonly max: number,
     private readonly guard: IdentityGuard,
+    private readonly readOnly = false,
   ) {}
 
   /** A live idle connection, if any (dead ones found on the way give back their slots). */
@@ -232,7 +240,7 @@ class RawPool {
     if (this.size < this.max) {
       this.size++;
       try {
-        return await RawConnection.open(this.target, this.user, this.database);
+        return await RawConnection.open(this.target, this.user, this.database, this.readOnly);
       } catch (err) {
         this.size--;
         throw err;
@@ -250,10 +258,13 @@ class RawPool {
       const waiter = this.waiters.shift();
       if (waiter) {
         this.size++;
-        RawConnection.open(this.target, this.user, this.database).then(waiter, (err: Error) => {
-          this.size--;
-          waiter(err);
-        });
+        RawConnection.open(this.target, this.user, this.database, this.readOnly).then(
+          waiter,
+          (err: Error) => {
+            this.size--;
+            waiter(err);
+          },
+        );
       }
       return;
     }
@@ -379,13 +390,26 @@ async function provision(opts: PostgresBackendOptions): Promise<Map<string, stri
   return baseline;
 }
 
-export async function startPostgresBackend(opts: PostgresBackendOptions): Promise<Backend> {
+/** The PostgreSQL backend, with what the local Neon API needs to restore its database. */
+export interface PostgresBackend extends Backend {
+  readonly kind: "postgres";
+  /** The database it serves. */
+  readonly database: string;
+  /**
+   * Drops every connection it holds to its database, pooled and in sessions (a Neon compute
+   * restart): the database can then be renamed or dropped. Later requests connect again.
+   */
+  disconnect(): Promise<void>;
+}
+
+export async function startPostgresBackend(opts: PostgresBackendOptions): Promise<PostgresBackend> {
   const guard = new IdentityGuard(await provision(opts), checkQuery, false, opts.log);
   const url = new URL(opts.postgresUrl);
   const target: Target = {
     host: decodeURIComponent(url.hostname || url.searchParams.get("host") || "127.0.0.1"),
     port: Number(url.port || 5432),
   };
+  /** Pools per role, read-write and read-only (a read replica's view). */
   const pools = new Map<string, RawPool>();
   const sessions = new Set<CheckedBridge>();
   const timeoutMs = opts.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
@@ -403,31 +427,49 @@ export async function startPostgresBackend(opts: PostgresBackendOptions): Promis
     for (const p of pools.values()) p.close();
   });
 
-  function pool(role: string): RawPool {
-    let p = pools.get(role);
+  function pool(role: string, readOnly: boolean): RawPool {
+    const key = `${readOnly ? "ro" : "rw"}:${role}`;
+    let p = pools.get(key);
     if (!p) {
-      p = new RawPool(target, role, opts.database, opts.poolSize, guard);
-      pools.set(role, p);
+      p = new RawPool(target, role, opts.database, opts.poolSize, guard, readOnly);
+      pools.set(key, p);
     }
     return p;
   }
 
-  return {
+  const view = (readOnly: boolean): Backend => ({
     kind: "postgres",
     guard,
     run(role, messages, syncs) {
       if (guard.stopped) return Promise.reject(new BackendRequestError(guard.refusal()));
-      return pool(role).run(messages, syncs);
+      return pool(role, readOnly).run(readOnly ? guardReadOnly(messages) : messages, syncs);
     },
 
     openSession(role, database, startupParams, io: SessionIO): Session {
-      const bridge = new CheckedBridge(connectSocket(target), role, guard, io, opts.log, () =>
-        sessions.delete(bridge),
+      const bridge = new CheckedBridge(
+        connectSocket(target),
+        role,
+        guard,
+        io,
+        opts.log,
+        () => sessions.delete(bridge),
+        readOnly,
       );
       sessions.add(bridge);
+      if (readOnly && Object.entries(startupParams).some(([k, v]) => /read_only/i.test(`${k} ${v}`))) {
+        bridge.refuse("cannot set transaction read-write mode during recovery", "25006");
+        return bridge;
+      }
       // The client's own parameters (application_name, options, ...) go through; user and
       // database are the checked ones.
-      bridge.start(startupMessage({ ...startupParams, user: role, database }));
+      bridge.start(
+        startupMessage({
+          ...startupParams,
+          user: role,
+          database,
+          ...(readOnly ? { default_transaction_read_only: "on" } : {}),
+        }),
+      );
       return bridge;
     },
 
@@ -438,10 +480,23 @@ export async function startPostgresBackend(opts: PostgresBackendOptions): Promis
       s.end(cancelRequest(pid, secret));
     },
 
+    readOnlyView: () => view(true),
+
     async close() {
+      if (readOnly) return; // a view: the backend itself is closed by its owner
       clearInterval(sweeper);
       for (const p of pools.values()) p.close();
       for (const s of sessions) s.destroy();
+    },
+  });
+
+  return {
+    ...(view(false) as Backend & { kind: "postgres" }),
+    database: opts.database,
+    async disconnect() {
+      for (const s of sessions) s.refuse("terminating connection due to administrator command", "57P01");
+      for (const p of [...pools.values()]) p.close();
+      pools.clear();
     },
   };
 }
@@ -482,6 +537,7 @@ class CheckedBridge implements Session {
     private readonly io: SessionIO,
     private readonly log: (line: string) => void,
     private readonly onGone: () => void,
+    private readonly readOnly = false,
   ) {
     socket.on("data", (chunk: Buffer) => this.fromServer(chunk));
     socket.on("error", () => this.destroy());
@@ -545,7 +601,7 @@ class CheckedBridge implements Session {
       parts.push(out.subarray(copied));
       out = Buffer.concat(parts);
     }
-    this.socket.write(out);
+    this.socket.write(this.readOnly ? guardReadOnly(out) : out);
   }
 
   private fromServer(chunk: Buffer): void {

@@ -61,5 +61,11 @@ export interface Backend {
    * session's running query if the key is one of its own (optional: PGlite cannot interrupt).
    */
   cancel?(pid: number, secret: number): void;
+  /**
+   * The same database as a read-only endpoint (Neon's read replica) serves it: every transaction
+   * is READ ONLY, so writes fail with 25006, and statements that would leave that mode are refused
+   * (role-guard.ts, readOnlyChangeIn). Closing a view leaves the backend open.
+   */
+  readOnlyView(): Backend;
   close(): Promise<void>;
 }

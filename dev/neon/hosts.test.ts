@@ -64,7 +64,12 @@ describe("EndpointHosts", () => {
       ok: false,
       error: { code: "28P01" },
     });
-    expect(login({ host: "localhost", options: "endpoint=ep-second-3" })).toMatchObject({
+    // A local name names no endpoint: the options choose. A host naming one conflicts (08P01).
+    expect(login({ host: "localhost", password: "pw2", options: "endpoint=ep-second-3" })).toMatchObject({
+      ok: true,
+      route: second,
+    });
+    expect(login({ host: "ep-main-1.x", password: "pw2", options: "endpoint=ep-second-3" })).toMatchObject({
       ok: false,
       error: { code: "08P01" },
     });

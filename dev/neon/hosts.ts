@@ -14,7 +14,16 @@
  * endpoint id; the control plane adds a route per branch endpoint (its own backend and roles) with
  * `add`. A host whose first label, without `-pooler`, is a known endpoint id goes to that endpoint,
  * as on Neon. Plain TCP carries no host (no TLS here, so no SNI): it reaches the endpoint's own
- * route unless its options or password name another.
+ * route unless its options or password name another. A local name stands for no endpoint in
+ * particular (a machine without DNS has no other name for this one port), so an endpoint named
+ * in the options or password wins over it: `postgresql://u:p@127.0.0.1:4444/db?options=endpoint%3D<id>`
+ * reaches that endpoint over HTTP, WebSocket and TCP alike. Only a host that names an endpoint
+ * itself conflicts with options naming another (08P01, as on Neon).
+ *
+ * An endpoint may also have a port of its own (`add(route, hosts, port)`: the control plane gives
+ * each branch endpoint one, dev/neon-api), so a plain `postgresql://u:p@127.0.0.1:<port>/db`
+ * reaches it with any client and no DNS: a local name with that port (a connection string's host,
+ * a WebSocket's address, the port a TCP connection came in on) names that endpoint as a host would.
  */
 import type { Authenticator } from "./auth";
 import { authError } from "./auth";
@@ -32,10 +41,12 @@ export interface EndpointRoute {
 /** What a client said about itself at login. */
 export interface LoginRequest {
   /**
-   * The host the client asked for: the connection string's (HTTP), the WebSocket's address; absent
-   * over plain TCP.
+   * The host the client asked for, with its port if it gave one: the connection string's (HTTP),
+   * the WebSocket's address; absent over plain TCP.
    */
   host?: string;
+  /** Plain TCP: the port the connection came in on. */
+  port?: number;
   user: string;
   password: string;
   database: string;
@@ -60,20 +71,30 @@ const ENDPOINT_PASSWORD = /^(?:endpoint|project)=([^;$]+)[;$]([\s\S]*)$/;
 export class EndpointHosts {
   private readonly routes = new Map<string, EndpointRoute>();
   private readonly byHost = new Map<string, string>();
+  private readonly byPort = new Map<number, string>();
   private readonly cache = new Map<string, Login>();
+  /** The endpoint's own local names: they name no endpoint in particular (see the header). */
+  private readonly localNames: Set<string>;
 
   constructor(
     readonly main: EndpointRoute,
     hosts: readonly string[],
   ) {
     this.add(main, hosts);
+    this.localNames = new Set(hosts.map(hostName));
   }
 
-  /** Serves `route` under its endpoint id and the given host names (any port). */
-  add(route: EndpointRoute, hosts: readonly string[] = []): void {
+  /** Serves `route` under its endpoint id, the given host names (any port) and its own `port`. */
+  add(route: EndpointRoute, hosts: readonly string[] = [], port?: number): void {
     const id = route.endpointId.toLowerCase();
     const existing = this.routes.get(id);
     if (existing && existing !== route) throw new Error(`endpoint ${route.endpointId} is already served`);
+    if (port !== undefined) {
+      const owner = this.byPort.get(port);
+      if (owner !== undefined && owner !== id)
+        throw new Error(`port ${port} already belongs to endpoint ${owner}`);
+      this.byPort.set(port, id);
+    }
     for (const h of hosts) {
       const name = hostName(h);
       const owner = this.byHost.get(name);
@@ -91,16 +112,22 @@ export class EndpointHosts {
     if (this.routes.get(id) === this.main) throw new Error("the endpoint's own route cannot be removed");
     if (!this.routes.delete(id)) return false;
     for (const [h, owner] of this.byHost) if (owner === id) this.byHost.delete(h);
+    for (const [p, owner] of this.byPort) if (owner === id) this.byPort.delete(p);
     this.cache.clear();
     return true;
   }
 
-  /** Every endpoint served, with its host names. */
-  list(): { endpointId: string; hosts: string[] }[] {
-    return [...this.routes.values()].map((r) => ({
-      endpointId: r.endpointId,
-      hosts: [...this.byHost].filter(([, id]) => id === r.endpointId.toLowerCase()).map(([h]) => h),
-    }));
+  /** Every endpoint served, with its host names (and its own port, if it has one). */
+  list(): { endpointId: string; hosts: string[]; port?: number }[] {
+    return [...this.routes.values()].map((r) => {
+      const id = r.endpointId.toLowerCase();
+      const port = [...this.byPort].find(([, owner]) => owner === id)?.[0];
+      return {
+        endpointId: r.endpointId,
+        hosts: [...this.byHost].filter(([, owner]) => owner === id).map(([h]) => h),
+        ...(port === undefined ? {} : { port }),
+      };
+    });
   }
 
   /** Every route served (the endpoint's own first). */
@@ -143,11 +170,19 @@ export class EndpointHosts {
       ok: false,
       error: authError("28P01", `password authentication failed for user "${req.user}"`),
     };
-    const byHost = req.host === undefined ? undefined : this.byHostName(req.host);
+    // A local name (or none) says nothing by itself; with an endpoint's own port it names that one.
+    const portOf = req.host === undefined ? req.port : /:(\d+)$/.exec(req.host.trim())?.[1];
+    const portOwner = portOf === undefined ? undefined : this.byPort.get(Number(portOf));
+    const byPort = portOwner === undefined ? undefined : this.routes.get(portOwner);
+    const local = req.host === undefined || this.localNames.has(hostName(req.host));
+    const byHost = local
+      ? (byPort ?? (req.host === undefined ? undefined : this.main))
+      : this.byHostName(req.host!);
     if (req.host !== undefined && !byHost) return refused;
+    const weak = local && byPort === undefined;
     const byName = named === undefined ? undefined : this.routes.get(named.toLowerCase());
     if (named !== undefined && !byName) return refused;
-    if (byHost && byName && byHost !== byName) {
+    if (byHost && byName && byHost !== byName && !weak) {
       return {
         ok: false,
         error: authError(
@@ -156,7 +191,7 @@ export class EndpointHosts {
         ),
       };
     }
-    const route = byName ?? byHost ?? this.main;
+    const route = (weak ? byName : byHost) ?? byName ?? byHost ?? this.main;
     const checked = route.auth.check(req.user, password, req.database);
     if (!checked.ok) return checked;
     return { ok: true, route, role: checked.role, database: checked.database, options: rest };
@@ -174,7 +209,7 @@ export class EndpointHosts {
       const database = decodeURIComponent(url.pathname.replace(/^\//, ""));
       if (!user || !database || !url.hostname) throw new Error("missing user, host or database");
       result = this.login({
-        host: url.hostname,
+        host: url.host,
         user,
         password: decodeURIComponent(url.password),
         database,

@@ -76,6 +76,16 @@ export interface NeonEndpoint {
   hosts: EndpointHosts;
   /** What the endpoint has served so far: tests count Neon HTTP round trips with it. */
   stats: { sqlRequests: number };
+  /**
+   * Listens on a port of its own for `route` (0: any free one) and serves it there and under its
+   * endpoint id (hosts.ts): `postgresql://u:p@127.0.0.1:<port>/db` reaches it with any client.
+   * Resolves with the port.
+   */
+  serveEndpoint(route: EndpointRoute, port?: number): Promise<number>;
+  /** Stops serving an endpoint added with serveEndpoint (its open connections are closed). */
+  stopServing(endpointId: string): Promise<void>;
+  /** Hands HTTP requests under `prefix` (e.g. "/api/v2") to `handler` (the local Neon API). */
+  mount(prefix: string, handler: http.RequestListener): void;
   /** postgresql://role:pw@localhost:PORT/db */
   connectionString(role?: string, database?: string): string;
   close(): Promise<void>;
@@ -116,6 +126,7 @@ export async function startNeonEndpoint(opts: NeonEndpointOptions = {}): Promise
     ...(opts.allowedHosts ?? []),
   ]);
   const stats = { sqlRequests: 0 };
+  const mounts: [string, http.RequestListener][] = [];
   const handleSql = createSqlHandler(hosts, log);
   const refusal = requestCheck({
     allowedOrigins: opts.allowedOrigins,
@@ -130,6 +141,8 @@ export async function startNeonEndpoint(opts: NeonEndpointOptions = {}): Promise
     }
     const origin = req.headers.origin;
     const path = req.url?.split("?")[0];
+    const mounted = mounts.find(([prefix]) => path === prefix || path?.startsWith(`${prefix}/`));
+    if (mounted) return void mounted[1](req, res);
     if (path === "/sql") {
       if (req.method === "POST") {
         stats.sqlRequests++;
@@ -174,12 +187,15 @@ export async function startNeonEndpoint(opts: NeonEndpointOptions = {}): Promise
 
   // One port for HTTP, WebSocket and Postgres: each connection is sorted by its first bytes.
   const sockets = new Set<net.Socket>();
-  const listener = net.createServer({ noDelay: true }, (socket) => {
+  const accept = (socket: net.Socket) => {
     sockets.add(socket);
     socket.once("close", () => sockets.delete(socket));
     socket.on("error", () => socket.destroy());
     sniffConnection(socket, server, hosts, log);
-  });
+  };
+  const listener = net.createServer({ noDelay: true }, accept);
+  /** Endpoints with a port of their own, and their listeners. */
+  const own = new Map<string, net.Server>();
   await new Promise<void>((resolve, reject) => {
     listener.once("error", reject);
     listener.listen(opts.port ?? LOCAL.ports.neon, hostname, () => resolve());
@@ -195,6 +211,34 @@ export async function startNeonEndpoint(opts: NeonEndpointOptions = {}): Promise
     port,
     hosts,
     stats,
+    async serveEndpoint(route, wanted = 0) {
+      const extra = net.createServer({ noDelay: true }, accept);
+      await new Promise<void>((resolve, reject) => {
+        extra.once("error", reject);
+        extra.listen(wanted, hostname, () => resolve());
+      });
+      const p = (extra.address() as AddressInfo).port;
+      try {
+        hosts.add(route, [], p);
+      } catch (err) {
+        extra.close();
+        throw err;
+      }
+      own.set(route.endpointId.toLowerCase(), extra);
+      return p;
+    },
+    async stopServing(endpointId) {
+      hosts.remove(endpointId);
+      const extra = own.get(endpointId.toLowerCase());
+      if (!extra) return;
+      own.delete(endpointId.toLowerCase());
+      const port = (extra.address() as AddressInfo).port;
+      for (const socket of sockets) if (socket.localPort === port) socket.destroy();
+      await new Promise<void>((resolve) => extra.close(() => resolve()));
+    },
+    mount(prefix, handler) {
+      mounts.push([prefix, handler]);
+    },
     connectionString(role = "fisioflow_app", db = database) {
       const password = roles[role] ?? "";
       return `postgresql://${encodeURIComponent(role)}:${encodeURIComponent(password)}@localhost:${port}/${encodeURIComponent(db)}`;
@@ -204,6 +248,8 @@ export async function startNeonEndpoint(opts: NeonEndpointOptions = {}): Promise
       wss.close();
       server.closeAllConnections();
       for (const socket of sockets) socket.destroy();
+      for (const extra of own.values()) extra.close();
+      own.clear();
       await new Promise<void>((resolve) => listener.close(() => resolve()));
       await backend.close();
     },

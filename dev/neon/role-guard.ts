@@ -150,12 +150,12 @@ export const FUNCTION_CALL_REFUSAL = queryMessage(
 );
 
 /**
- * Frontend messages with every Query/Parse whose SQL could change the role replaced by one that
- * raises 42501, and every FunctionCall by FUNCTION_CALL_REFUSAL. A replaced Parse declares as many
+ * Frontend messages with every Query/Parse whose SQL `check` objects to replaced by one that raises
+ * its error, and every FunctionCall by FUNCTION_CALL_REFUSAL. A replaced Parse declares as many
  * text parameters as the original SQL references, so the client's Bind still matches. Returns
  * `buf` itself when nothing is replaced.
  */
-export function guardRoleChanges(buf: Buffer): Buffer {
+export function guardStatements(buf: Buffer, check: (sql: string) => string | null, code = "42501"): Buffer {
   let o = 0;
   let parts: Buffer[] | null = null;
   let copied = 0;
@@ -177,11 +177,11 @@ export function guardRoleChanges(buf: Buffer): Buffer {
       }
       const z = buf.indexOf(0, p);
       const sql = buf.toString("utf8", p, z);
-      const problem = roleChangeIn(sql);
+      const problem = check(sql);
       if (problem) {
         parts ??= [];
         parts.push(buf.subarray(copied, o));
-        if (type === 0x51) parts.push(queryMessage(refusal(problem)));
+        if (type === 0x51) parts.push(queryMessage(refusal(problem, code)));
         else {
           const declared = buf.readInt16BE(z + 1);
           let params = declared;
@@ -192,7 +192,7 @@ export function guardRoleChanges(buf: Buffer): Buffer {
             const declaredType = i < declared ? buf.readInt32BE(z + 3 + 4 * i) : 0;
             types.writeInt32BE(declaredType || 25, 2 + 4 * i); // unused parameters need a type
           }
-          parts.push(message("P", Buffer.concat([cstring(name), cstring(refusal(problem)), types])));
+          parts.push(message("P", Buffer.concat([cstring(name), cstring(refusal(problem, code)), types])));
         }
         copied = end;
       }
@@ -202,4 +202,36 @@ export function guardRoleChanges(buf: Buffer): Buffer {
   if (!parts) return buf;
   parts.push(buf.subarray(copied));
   return Buffer.concat(parts);
+}
+
+/** guardStatements with the role check (PGlite's first line of defence, see the header). */
+export function guardRoleChanges(buf: Buffer): Buffer {
+  return guardStatements(buf, roleChangeIn);
+}
+
+const readOnlySuspicious = /read_only|read\s+write|reset\s+all|set_config|u&"/i;
+
+/**
+ * Why `sql` could take a read-only endpoint's session out of read-only mode, else null: setting
+ * (or resetting, or set_config-ing) transaction_read_only / default_transaction_read_only, a READ
+ * WRITE transaction or session characteristic, RESET ALL. Read conservatively, like roleChangeIn;
+ * SQL built at run time is out of its sight (see dev/neon-api/README.md).
+ */
+export function readOnlyChangeIn(sql: string): string | null {
+  if (!readOnlySuspicious.test(sql)) return null;
+  const refused = "cannot set transaction read-write mode during recovery";
+  for (const text of [lexed(sql), naive(sql)]) {
+    const t = text.toLowerCase().replace(/\s+/g, " ");
+    if (/read_only|read write|reset all|u&"/.test(t)) return refused;
+    // set_config of a name that is not a plain literal could be anything (the app's own
+    // set_config('app.identity', $1, true) is a plain literal).
+    for (const m of t.matchAll(setConfig))
+      if (plainName.exec(t.slice(m.index! + m[0].length)) === null) return refused;
+  }
+  return null;
+}
+
+/** The statements a read-only endpoint refuses (25006), on both backends. */
+export function guardReadOnly(buf: Buffer): Buffer {
+  return guardStatements(buf, readOnlyChangeIn, "25006");
 }

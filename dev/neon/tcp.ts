@@ -40,6 +40,7 @@ function servePostgres(socket: net.Socket, first: Buffer, hosts: EndpointHosts, 
   socket.setKeepAlive(true, 30_000);
   const frontend = wireFrontend({
     hosts,
+    port: socket.localPort,
     log,
     io: {
       send(data) {

@@ -36,6 +36,8 @@ export interface WireFrontendOptions {
   hosts: EndpointHosts;
   /** The host the client asked for (WebSocket address); absent on plain TCP (no SNI here). */
   host?: string;
+  /** Plain TCP: the port the connection came in on (an endpoint may have one of its own). */
+  port?: number;
   io: SessionIO;
   log: (line: string) => void;
 }
@@ -95,6 +97,7 @@ export function wireFrontend(opts: WireFrontendOptions): WireFrontend {
         const { user = "", database, options, ...rest } = params;
         const login = hosts.login({
           host: opts.host,
+          port: opts.port,
           user,
           password,
           database: database ?? user,

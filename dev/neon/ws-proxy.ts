@@ -9,15 +9,10 @@ import type { WebSocket } from "ws";
 import type { EndpointHosts } from "./hosts";
 import { wireFrontend } from "./wire-frontend";
 
-/** The host a WebSocket upgrade asks for (no port). */
+/** The host a WebSocket upgrade asks for, with its port (an endpoint may have a port of its own). */
 export function webSocketHost(req: IncomingMessage): string | undefined {
   const query = req.url?.includes("?") ? new URLSearchParams(req.url.slice(req.url.indexOf("?") + 1)) : null;
-  const address = query?.get("address");
-  if (address)
-    return address.startsWith("[")
-      ? address.slice(0, address.indexOf("]") + 1)
-      : address.replace(/:\d*$/, "");
-  return req.headers.host;
+  return query?.get("address") || req.headers.host;
 }
 
 export function handleWebSocket(

@@ -356,9 +356,19 @@ for (const { name, skip } of backends) {
           });
           await tcp.connect();
           await tcp.end();
-          // A host of one endpoint with the options of another: Neon's inconsistency error.
+          // A local name with the options of another endpoint reaches that endpoint, over the
+          // WebSocket too; a host naming one endpoint with the options of another gets Neon's
+          // inconsistency error.
+          const byOption = new Pool({
+            connectionString: `${secondUrl("127.0.0.1")}?options=endpoint%3Dep-second-branch-42`,
+          });
+          expect((await byOption.query("select 4 as four")).rows).toEqual([{ four: 4 }]);
+          await byOption.end();
+          expect(
+            await neon(`${secondUrl("localhost")}?options=endpoint%3Dep-second-branch-42`)`select 5 as five`,
+          ).toEqual([{ five: 5 }]);
           const mixed = new Pool({
-            connectionString: `${secondUrl("localhost")}?options=endpoint%3Dep-second-branch-42`,
+            connectionString: `${secondUrl(`${LOCAL.endpointId}.local`)}?options=endpoint%3Dep-second-branch-42`,
           });
           mixed.on("error", () => {});
           await expect(mixed.query("select 1")).rejects.toMatchObject({ code: "08P01" });
