@@ -86,6 +86,8 @@ describe("parseEnv: staging and production refuse development values", () => {
           "JWT_AUDIENCE",
           "JWT_ISSUER",
           "JWT_SECRET",
+          "NEON_API_KEY",
+          "NEON_API_URL",
           "NEON_FETCH_ENDPOINT",
           "NEON_WS_PROXY",
           "QSTASH_CURRENT_SIGNING_KEY",
@@ -114,6 +116,7 @@ describe("parseEnv: staging and production refuse development values", () => {
       ["UPSTASH_REDIS_REST_TOKEN", LOCAL.redisToken],
       ["JWT_SECRET", example.JWT_SECRET!],
       ["DB_IDENTITY_KEY", LOCAL.identityKey.secret],
+      ["NEON_API_KEY", LOCAL.neonApi.key],
       ["DB_IDENTITY_KEY", example.DB_IDENTITY_KEY!],
     ];
     for (const [key, value] of cases) {

@@ -17,6 +17,7 @@ const DEVELOPMENT_VALUES: Record<string, readonly string[]> = {
   JWT_SECRET: ["local-development-jwt-secret-change-me-0123456789"],
   UPSTASH_REDIS_REST_TOKEN: ["local-upstash-redis-token"],
   DB_IDENTITY_KEY: ["local-identity-key-not-a-secret-0123456789"],
+  NEON_API_KEY: ["local-neon-api-key"],
 };
 /** Passwords of the local Neon endpoint's roles (fisioflow_owner, fisioflow_app). */
 const LOCAL_ROLE_PASSWORDS = ["owner-local-password", "app-local-password"];
@@ -68,6 +69,9 @@ function productionRules(env: { ENVIRONMENT: string } & Record<string, unknown>,
       refuse(key, `a development value, refused in ${where}`);
   }
   for (const key of UNSET_IN_PRODUCTION) if (env[key] !== undefined) refuse(key, `must be unset in ${where}`);
+  const api = env.NEON_API_URL;
+  if (typeof api === "string" && LOCAL_HOST.test(new URL(api).hostname))
+    refuse("NEON_API_URL", `a development value (local host), refused in ${where}`);
   for (const key of REQUIRED_IN_PRODUCTION) if (!env[key]) refuse(key, `required in ${where}`);
 }
 
@@ -107,6 +111,23 @@ const EnvFields = z.object({
       "must be comma-separated postgresql:// connection strings",
     )
     .optional(),
+  /**
+   * Neon's API (the control plane: /v1/ops/branches, backups, restore, replicas, the autoscaler and
+   * branch upkeep jobs). A secret; absent: those routes answer 503 and those jobs skip.
+   */
+  NEON_API_KEY: optionalString,
+  /** The Neon project the worker manages (e.g. `late-frost-12345678`). */
+  NEON_PROJECT_ID: z
+    .string()
+    .regex(/^[a-z0-9][a-z0-9-]{0,62}$/, "a Neon project id: lower case letters, digits and -")
+    .optional(),
+  /** Neon's API base URL: unset in production (https://console.neon.tech/api/v2); the local cloud's /api/v2. */
+  NEON_API_URL: url.optional(),
+  /** Backup branches kept: the newest of each of the last N days and M ISO weeks (jobs/backups). */
+  BACKUP_KEEP_DAILY: z.coerce.number().int().min(1).max(366).default(7),
+  BACKUP_KEEP_WEEKLY: z.coerce.number().int().min(0).max(260).default(4),
+  /** Feature branches (feature/*) are deleted this many days after creation. */
+  FEATURE_BRANCH_TTL_DAYS: z.coerce.number().int().min(1).max(365).default(7),
   /** After a user writes, their reads stay on the primary this long (a replica may lag). */
   READ_YOUR_WRITES_SECONDS: z.coerce.number().int().min(0).max(3600).default(5),
   UPSTASH_REDIS_REST_URL: url.optional(),

@@ -8,6 +8,7 @@ import type { PoolClient } from "@neondatabase/serverless";
 import { unstable_dev } from "wrangler";
 import { LOCAL } from "../../dev/config";
 import type { NeonEndpoint } from "../../dev/neon";
+import type { NeonApi } from "../../dev/neon-api";
 import { type QStashEmulator, startQStash } from "../../dev/qstash";
 import { startUpstashRedis, type UpstashRedisEmulator } from "../../dev/upstash-redis";
 import { upstashVars } from "./app";
@@ -21,6 +22,8 @@ export interface Cloud {
   backend: BackendName;
   database: string;
   neon: NeonEndpoint;
+  /** The local Neon API (CloudOptions.neonApi). */
+  neonApi?: NeonApi;
   redis: UpstashRedisEmulator;
   qstash: QStashEmulator;
   worker: Awaited<ReturnType<typeof unstable_dev>>;
@@ -41,10 +44,15 @@ export interface CloudOptions {
   redisUrl?: string;
   vars?: Record<string, string>;
   migrate?: boolean;
+  /** Serve the local Neon API on the endpoint and give the worker NEON_API_URL/KEY/PROJECT_ID. */
+  neonApi?: boolean;
 }
 
 export async function startCloud(opts: CloudOptions): Promise<Cloud> {
-  const db = await startTestEndpoint(opts.backend, { migrate: opts.migrate !== false });
+  const db = await startTestEndpoint(opts.backend, {
+    migrate: opts.migrate !== false,
+    neonApi: opts.neonApi,
+  });
   const { endpoint: neon, database } = db;
   const redis = await startUpstashRedis({ port: 0, redisUrl: opts.redisUrl });
   // QStash runs on a clock the test can move, so schedules fire without waiting for the minute.
@@ -64,6 +72,13 @@ export async function startCloud(opts: CloudOptions): Promise<Cloud> {
     DB_IDENTITY_KEY_ID: LOCAL.identityKey.kid,
     DB_IDENTITY_KEY: LOCAL.identityKey.secret,
     CORS_ORIGINS: "http://localhost:5173",
+    ...(db.neonApi
+      ? {
+          NEON_API_URL: db.neonApi.url,
+          NEON_API_KEY: db.neonApi.apiKey,
+          NEON_PROJECT_ID: db.neonApi.projectId,
+        }
+      : {}),
     ...opts.vars,
   };
   const worker = await startWorker(vars);
@@ -73,6 +88,7 @@ export async function startCloud(opts: CloudOptions): Promise<Cloud> {
     backend: opts.backend,
     database,
     neon,
+    neonApi: db.neonApi,
     redis,
     qstash,
     worker,

@@ -8,6 +8,7 @@ import { migrate } from "../../db/migrate";
 import { LOCAL } from "../../dev/config";
 import { type NeonEndpoint, type NeonEndpointOptions, startNeonEndpoint } from "../../dev/neon";
 import { configureNeonForLocal } from "../../dev/neon/client";
+import { type NeonApi, startNeonApi } from "../../dev/neon-api";
 import { type BackendName, dropDatabase, postgresAdminUrl } from "./backends";
 
 export interface TestEndpoint {
@@ -18,6 +19,8 @@ export interface TestEndpoint {
   ownerUrl: string;
   /** The app role's connection string (RLS applies). */
   appUrl: string;
+  /** The local Neon API on this endpoint (options.neonApi): branches are dropped by `close`. */
+  neonApi?: NeonApi;
   close(): Promise<void>;
 }
 
@@ -26,6 +29,8 @@ export interface TestEndpointOptions extends Pick<NeonEndpointOptions, "requestT
   prefix?: string;
   /** Apply db/migrations (and partition upkeep) as the owner before returning. */
   migrate?: boolean;
+  /** Serve the local Neon API v2 (dev/neon-api) on the endpoint too. */
+  neonApi?: boolean;
 }
 
 export async function startTestEndpoint(
@@ -43,17 +48,26 @@ export async function startTestEndpoint(
   });
   configureNeonForLocal(endpoint);
   const ownerUrl = endpoint.connectionString("fisioflow_owner", database);
+  let neonApi: NeonApi | undefined;
   const close = async () => {
+    await neonApi?.closeAndDrop().catch(() => {});
     await endpoint.close().catch(() => {});
     if (backend === "postgres") await dropDatabase(database);
   };
-  if (opts.migrate) {
-    try {
-      await migrate(ownerUrl, { neon: true, identityKey: LOCAL.identityKey });
-    } catch (err) {
-      await close();
-      throw err;
+  try {
+    if (opts.migrate) await migrate(ownerUrl, { neon: true, identityKey: LOCAL.identityKey });
+    if (opts.neonApi) {
+      neonApi = await startNeonApi({
+        endpoint,
+        database,
+        postgresUrl: backend === "postgres" ? postgresAdminUrl() : undefined,
+        dataDir: "memory://",
+        log: () => {},
+      });
     }
+  } catch (err) {
+    await close();
+    throw err;
   }
   return {
     backend,
@@ -61,6 +75,7 @@ export async function startTestEndpoint(
     database,
     ownerUrl,
     appUrl: endpoint.connectionString("fisioflow_app", database),
+    neonApi,
     close,
   };
 }
