@@ -1,6 +1,7 @@
 import { type NeonQueryFunction, neon } from "@neondatabase/serverless";
 import { Redis } from "@upstash/redis/cloudflare";
 import { configureNeon } from "../db/neon-config";
+import { NeonControlPlane } from "../jobs/neon/api";
 import type { Env } from "./env";
 import { type Clock, systemClock } from "./lib/clock";
 import type { Logger } from "./lib/logger";
@@ -17,6 +18,8 @@ export interface Services {
    */
   unscopedSql: NeonQueryFunction<false, false>;
   redis: Redis | null;
+  /** Neon's API for this project (jobs/neon/api.ts), or null where NEON_API_KEY/NEON_PROJECT_ID are unset. */
+  neon: NeonControlPlane | null;
   clock: Clock;
   logger: Logger;
 }
@@ -34,5 +37,13 @@ export function createServices(env: Env, logger: Logger, clock: Clock = systemCl
           enableTelemetry: false,
         })
       : null;
-  return { unscopedSql, redis, clock, logger };
+  const neonApi =
+    env.NEON_API_KEY && env.NEON_PROJECT_ID
+      ? new NeonControlPlane({
+          apiKey: env.NEON_API_KEY,
+          projectId: env.NEON_PROJECT_ID,
+          baseUrl: env.NEON_API_URL,
+        })
+      : null;
+  return { unscopedSql, redis, neon: neonApi, clock, logger };
 }

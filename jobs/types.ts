@@ -1,5 +1,6 @@
 import type { Redis } from "@upstash/redis/cloudflare";
 import type { z } from "zod";
+import type { NeonControlPlane } from "./neon/api";
 
 /** Structured log lines: ids, codes and numbers only (no names, CPF, email, clinical text). */
 export interface JobLogger {
@@ -35,6 +36,10 @@ export interface JobContext {
   ownerUrl?: string;
   /** The legacy PostgreSQL the migration reads (LEGACY_DATABASE_URL), for the migration jobs only. */
   legacyUrl?: string;
+  /** Neon's API for the project (control-plane jobs), or null where it is not configured. */
+  neon?: NeonControlPlane | null;
+  /** What the control-plane jobs keep and expire (BACKUP_KEEP_DAILY/WEEKLY, FEATURE_BRANCH_TTL_DAYS). */
+  settings?: { backupKeepDaily: number; backupKeepWeekly: number; featureBranchDays: number };
   /** null where QStash is not configured for publishing (QSTASH_URL/QSTASH_TOKEN unset). */
   publisher: JobPublisher | null;
   messageId: string;

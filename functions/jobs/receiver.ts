@@ -87,6 +87,12 @@ export function registerJobs(app: OpenAPIHono<AppEnv>, jobs: JobRegistry = regis
       redis,
       ownerUrl: env.DATABASE_OWNER_URL,
       legacyUrl: env.LEGACY_DATABASE_URL,
+      neon: services.neon,
+      settings: {
+        backupKeepDaily: env.BACKUP_KEEP_DAILY,
+        backupKeepWeekly: env.BACKUP_KEEP_WEEKLY,
+        featureBranchDays: env.FEATURE_BRANCH_TTL_DAYS,
+      },
       publisher: qstashPublisher(env, new URL(c.req.url).origin),
       messageId,
       retried,
