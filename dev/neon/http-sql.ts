@@ -153,7 +153,12 @@ function header(req: IncomingMessage, name: string): string | undefined {
  * The endpoint is the one the connection string's host names (hosts.ts), as Neon routes by it;
  * an unknown one fails as a wrong password does.
  */
-export function createSqlHandler(hosts: EndpointHosts, log: (line: string) => void) {
+export function createSqlHandler(
+  hosts: EndpointHosts,
+  log: (line: string) => void,
+  /** Told which endpoint each authenticated request is for (the endpoint's per-endpoint counts). */
+  served?: (endpointId: string) => void,
+) {
   return async function handleSql(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const cors = req.headers.origin; // allowed by the server before the request got here
     try {
@@ -162,6 +167,7 @@ export function createSqlHandler(hosts: EndpointHosts, log: (line: string) => vo
       const body = await readBody(req);
       const who = hosts.fromConnectionString(connectionString);
       if (!who.ok) return sendJson(res, 400, errorBody(who.error), cors);
+      served?.(who.route.endpointId);
       const { backend } = who.route;
       // The driver always asks for arrays; objects are for other clients of the HTTP API.
       const arrayMode = header(req, "neon-array-mode") === "true";

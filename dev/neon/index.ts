@@ -74,8 +74,11 @@ export interface NeonEndpoint {
   port: number;
   /** The endpoints served here and their host names; the control plane adds its branches. */
   hosts: EndpointHosts;
-  /** What the endpoint has served so far: tests count Neon HTTP round trips with it. */
-  stats: { sqlRequests: number };
+  /**
+   * What the endpoint has served so far: tests count Neon HTTP round trips with it, in all and per
+   * endpoint id (which branch or replica answered).
+   */
+  stats: { sqlRequests: number; byEndpoint: Record<string, number> };
   /**
    * Listens on a port of its own for `route` (0: any free one) and serves it there and under its
    * endpoint id (hosts.ts): `postgresql://u:p@127.0.0.1:<port>/db` reaches it with any client.
@@ -125,9 +128,11 @@ export async function startNeonEndpoint(opts: NeonEndpointOptions = {}): Promise
     hostname,
     ...(opts.allowedHosts ?? []),
   ]);
-  const stats = { sqlRequests: 0 };
+  const stats = { sqlRequests: 0, byEndpoint: {} as Record<string, number> };
   const mounts: [string, http.RequestListener][] = [];
-  const handleSql = createSqlHandler(hosts, log);
+  const handleSql = createSqlHandler(hosts, log, (id) => {
+    stats.byEndpoint[id] = (stats.byEndpoint[id] ?? 0) + 1;
+  });
   const refusal = requestCheck({
     allowedOrigins: opts.allowedOrigins,
     allowedHosts: opts.allowedHosts,

@@ -12,6 +12,7 @@ import { createDbExecutor, type DbExecutor } from "../../db/resilience";
 import type { AppEnv } from "../context";
 import { onError, validationHook } from "../errors";
 import { rateLimit } from "../lib/ratelimit";
+import { replicaUrls } from "../lib/replicas";
 import { requireAuth } from "../middleware/auth";
 import { registerConsultas } from "./consultas";
 import type { V1Env } from "./context";
@@ -40,15 +41,26 @@ function executorFor(url: string): DbExecutor {
 /** Round robin across replicas, across the requests this isolate serves. */
 let nextReplica = 0;
 
-function readRouting(c: Context<V1Env>): ReadRouting | undefined {
+/**
+ * Reads go to READ_REPLICA_URLS, or to the read_only endpoints discovered through the Neon API
+ * (functions/lib/replicas.ts); none: every read on the primary.
+ */
+async function readRouting(c: Context<V1Env>): Promise<ReadRouting | undefined> {
   const env = c.get("env");
-  if (!env.READ_REPLICA_URLS) return undefined;
-  const { redis, logger } = c.get("services");
+  const { redis, logger, neon: neonApi } = c.get("services");
+  const urls = await replicaUrls({
+    databaseUrl: env.DATABASE_URL,
+    configured: env.READ_REPLICA_URLS,
+    neon: neonApi,
+    redis,
+    logger,
+  });
+  if (!urls.length) return undefined;
   const key = `ryw:${c.get("auth").userId}`;
   return {
-    replicas: env.READ_REPLICA_URLS.split(",").map((u) => ({
-      sql: neon(u.trim()),
-      exec: executorFor(u.trim()),
+    replicas: urls.map((u) => ({
+      sql: neon(u),
+      exec: executorFor(u),
     })),
     pick: () => nextReplica++,
     // Without Redis there is no telling who just wrote: every read stays on the primary.
@@ -98,7 +110,7 @@ export function registerV1(app: OpenAPIHono<AppEnv>) {
         { auth: c.get("auth"), signer },
         {
           exec: executorFor(c.get("env").DATABASE_URL),
-          routing: readRouting(c),
+          routing: await readRouting(c),
         },
       ),
     );
