@@ -2,6 +2,7 @@
  * `npm run dev`: the whole local cloud and the worker in one command.
  *
  *   Neon endpoint (HTTP /sql + WebSocket /v1) → PGlite under .data/ or LOCAL_POSTGRES_URL
+ *   Neon API v2 (/api/v2 on the same port)    → branches, endpoints, restores (dev/neon-api)
  *   Upstash Redis REST                        → in-memory store or REDIS_URL
  *   QStash                                    → in-process, signs deliveries with the dev keys
  *   migrations, schedules:sync, then `wrangler dev` on PUBLIC_URL's port
@@ -16,6 +17,7 @@ import { loadDevVars } from "../scripts/lib/vars";
 import { LOCAL } from "./config";
 import { startNeonEndpoint } from "./neon";
 import { configureNeonForLocal } from "./neon/client";
+import { startNeonApi } from "./neon-api";
 import { startQStash } from "./qstash";
 import { startUpstashRedis } from "./upstash-redis";
 
@@ -50,6 +52,21 @@ async function main() {
   // Without the password: connection strings are never printed (it is DATABASE_OWNER_URL's).
   say(`  over TCP too   psql postgresql://fisioflow_owner@localhost:${neon.port}/${database}`);
   configureNeonForLocal(neon);
+
+  // Branches and their endpoints outlive a restart: their data stays (databases or data dirs).
+  const api = await startNeonApi({
+    endpoint: neon,
+    database,
+    postgresUrl: vars.LOCAL_POSTGRES_URL || undefined,
+    dataDir: `${dataDir}/pglite/${database}`,
+    apiKey: vars.NEON_API_KEY || undefined,
+    projectId: vars.NEON_PROJECT_ID || undefined,
+    stateFile: `${dataDir}/neon-api/${database}.json`,
+    log: (l) => say(`neon api: ${l}`),
+  });
+  stops.push(() => api.close());
+  say(`Neon API        ${api.url} (project ${api.projectId}, key NEON_API_KEY)`);
+  say(`  e.g.           npx neonctl branches list --api-host ${api.url} --project-id ${api.projectId} --no-analytics`);
 
   const redis = await startUpstashRedis({
     port: portOf(vars.UPSTASH_REDIS_REST_URL, LOCAL.ports.redis),

@@ -52,6 +52,39 @@ describe("EndpointHosts", () => {
     expect(login({ options: "endpoint=ep-main-1" })).toMatchObject({ ok: true, options: undefined });
   });
 
+  it("routes a local name with an endpoint's own port to it, over TCP by the port it came in on", () => {
+    const own = route("ep-own-port-5", "pw5");
+    hosts.add(own, [], 5555);
+    try {
+      expect(() => hosts.add(route("ep-other-6", "x"), [], 5555)).toThrow(/already belongs/);
+      for (const req of [{ host: "127.0.0.1:5555" }, { host: "localhost:5555" }, { port: 5555 }]) {
+        expect(login({ ...req, password: "pw5" })).toMatchObject({ ok: true, route: own });
+      }
+      // The endpoint's own port (not registered) and a local name without a port: its own route.
+      expect(login({ host: "127.0.0.1:4444" })).toMatchObject({ ok: true, route: main });
+      expect(login({ port: 4444 })).toMatchObject({ ok: true, route: main });
+      // A port names its endpoint as a host would: options naming another conflict.
+      expect(login({ host: "127.0.0.1:5555", password: "pw5", options: "endpoint=ep-main-1" })).toMatchObject(
+        {
+          ok: false,
+          error: { code: "08P01" },
+        },
+      );
+      expect(hosts.fromConnectionString("postgresql://app:pw5@127.0.0.1:5555/db")).toMatchObject({
+        ok: true,
+        route: own,
+      });
+      expect(hosts.list().find((e) => e.endpointId === "ep-own-port-5")).toEqual({
+        endpointId: "ep-own-port-5",
+        hosts: [],
+        port: 5555,
+      });
+    } finally {
+      hosts.remove("ep-own-port-5");
+    }
+    expect(login({ port: 5555 })).toMatchObject({ ok: true, route: main });
+  });
+
   it("adds and removes endpoints, refuses a host owned by another, and flags inconsistent names", () => {
     const second = route("ep-second-3", "pw2");
     hosts.add(second, ["branch.local"]);

@@ -19,6 +19,7 @@ describe.each(backends)("npm run dev on $name", ({ name, skip }) => {
   const overrides = {
     NEON_FETCH_ENDPOINT: `http://127.0.0.1:${ports.neon}/sql`,
     NEON_WS_PROXY: `127.0.0.1:${ports.neon}/v1`,
+    NEON_API_URL: `http://127.0.0.1:${ports.neon}/api/v2`,
     DATABASE_URL: `postgresql://fisioflow_app:app-local-password@localhost:${ports.neon}/${database}`,
     DATABASE_OWNER_URL: `postgresql://fisioflow_owner:owner-local-password@localhost:${ports.neon}/${database}`,
     UPSTASH_REDIS_REST_URL: `http://127.0.0.1:${ports.redis}`,
@@ -71,6 +72,13 @@ describe.each(backends)("npm run dev on $name", ({ name, skip }) => {
       expect(output).toContain("heartbeat, partitions");
       // The connection strings of the local roles are never printed.
       expect(output).not.toContain("app-local-password");
+      expect(output).not.toContain("local-neon-api-key");
+      // The local Neon API answers beside the endpoint, with the main branch.
+      const branches = await fetch(`http://127.0.0.1:${ports.neon}/api/v2/projects/fisioflow-local/branches`, {
+        headers: { authorization: "Bearer local-neon-api-key" },
+      });
+      expect(branches.status).toBe(200);
+      expect((await json(branches)).branches.map((b: { name: string }) => b.name)).toEqual(["main"]);
 
       child.kill("SIGINT");
       const code = await new Promise<number | null>((r) => child!.once("exit", r));
