@@ -272,7 +272,10 @@ describe("queues", () => {
     await queue.upsert({ parallelism: 2 });
     const url = `${destinationUrl}/q/parallel?hold=100`;
     const ids: string[] = [];
+    // Enqueued while paused, so on a loaded machine the first cannot finish before the second is in.
+    await queue.pause();
     for (const n of [1, 2, 3, 4, 5, 6]) ids.push((await queue.enqueueJSON({ url, body: { n } })).messageId);
+    await queue.resume();
     await emulator.idle();
     expect(maxInFlight.get("/q/parallel")).toBe(2);
     // Started in enqueue order (the emulator's ACTIVE logs, oldest last) ...
