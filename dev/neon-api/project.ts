@@ -114,6 +114,8 @@ export class LocalNeonProject {
   /** Work still running (close waits for it). */
   private readonly inFlight = new Set<Promise<void>>();
   private closed = false;
+  /** What the API refused with 423 so far (tests see a client waited out an operation). */
+  readonly stats = { locked: 0 };
 
   constructor(private readonly o: ProjectOptions) {
     this.created = this.now();
@@ -402,7 +404,10 @@ export class LocalNeonProject {
 
   /** 423 if a running operation holds any of `branchIds`. */
   private checkUnlocked(branchIds: string[]): void {
-    if (branchIds.some((id) => this.runningFor(id).length)) throw new NeonApiError(423, LOCKED_MESSAGE);
+    if (branchIds.some((id) => this.runningFor(id).length)) {
+      this.stats.locked++;
+      throw new NeonApiError(423, LOCKED_MESSAGE);
+    }
   }
 
   private newOperation(

@@ -124,6 +124,70 @@ export class NeonControlPlane {
     }
   }
 
+  /** The project: id, name, region, Postgres version, history retention (no secrets in it). */
+  project(): Promise<{
+    id: string;
+    name: string;
+    regionId: string;
+    pgVersion: number;
+    historyRetentionSeconds: number;
+  }> {
+    return this.call("reading the project", async () => {
+      const p = await this.neon.projects.get({ projectId: this.projectId });
+      return {
+        id: p.id,
+        name: p.name,
+        regionId: p.region_id,
+        pgVersion: p.pg_version,
+        historyRetentionSeconds: p.history_retention_seconds,
+      };
+    });
+  }
+
+  /** A branch's databases and their owners. */
+  listDatabases(branchId: string): Promise<{ name: string; owner: string }[]> {
+    return this.call(`listing databases of ${branchId}`, async () =>
+      (await this.neon.postgres.databases.list({ projectId: this.projectId, branchId })).map((d) => ({
+        name: d.name,
+        owner: d.owner_name,
+      })),
+    );
+  }
+
+  /** A branch's roles, by name (their passwords are not fetched). */
+  listRoles(branchId: string): Promise<{ name: string; protected: boolean }[]> {
+    return this.call(`listing roles of ${branchId}`, async () =>
+      (await this.neon.postgres.roles.list({ projectId: this.projectId, branchId })).map((r) => ({
+        name: r.name,
+        protected: r.protected ?? false,
+      })),
+    );
+  }
+
+  /**
+   * A connection string for a branch's endpoint, from Neon (GET /connection_uri). A SECRET: it
+   * holds the role's password. For scripts that must connect to a branch (e.g. a migration run on
+   * a new branch); never logged, never put in a route's answer.
+   */
+  connectionString(opts: {
+    branchId: string;
+    endpointId?: string;
+    database: string;
+    role: string;
+    pooled?: boolean;
+  }): Promise<string> {
+    return this.call(`reading a connection string of ${opts.branchId}`, () =>
+      this.neon.postgres.connectionString({
+        projectId: this.projectId,
+        branchId: opts.branchId,
+        ...(opts.endpointId ? { endpointId: opts.endpointId } : {}),
+        databaseName: opts.database,
+        roleName: opts.role,
+        pooled: opts.pooled ?? false,
+      }),
+    );
+  }
+
   listBranches(): Promise<BranchView[]> {
     return this.call("listing branches", async () => {
       const all = await this.neon.branches.list({ projectId: this.projectId }).all();
@@ -169,7 +233,8 @@ export class NeonControlPlane {
             },
           })
         : await this.neon.branches.create({ ...common, noCompute: true });
-      return branchView(branch);
+      // The create's answer shows the branch as it was before its operations ran: read it again.
+      return branchView(await this.neon.branches.get({ projectId: this.projectId, branchId: branch.id }));
     });
   }
 
@@ -213,7 +278,7 @@ export class NeonControlPlane {
           throw res.error;
         }
         await this.waitFor(res.data.operations);
-        return branchView(res.data.branch);
+        return branchView(await this.neon.branches.get({ projectId: this.projectId, branchId }));
       }
     });
   }
@@ -234,16 +299,18 @@ export class NeonControlPlane {
 
   /** A compute on a branch: `read_only` is a read replica of that branch's data (never a branch). */
   createEndpoint(branchId: string, type: "read_write" | "read_only", limits: Partial<EndpointLimits>) {
-    return this.call(`creating a ${type} endpoint on ${branchId}`, async () =>
-      endpointView(
-        await this.neon.postgres.endpoints.create({
-          projectId: this.projectId,
-          branch_id: branchId,
-          type,
-          ...limits,
-        }),
-      ),
-    );
+    return this.call(`creating a ${type} endpoint on ${branchId}`, async () => {
+      const created = await this.neon.postgres.endpoints.create({
+        projectId: this.projectId,
+        branch_id: branchId,
+        type,
+        ...limits,
+      });
+      // As for branches: its state once its operations are done.
+      return endpointView(
+        await this.neon.postgres.endpoints.get({ projectId: this.projectId, endpointId: created.id }),
+      );
+    });
   }
 
   /** Sets an endpoint's autoscaling limits and suspend timeout (Neon's own field names). */
