@@ -1,7 +1,8 @@
 /**
  * Neon's API names compute limits `autoscaling_limit_min_cu` / `autoscaling_limit_max_cu` on an
  * endpoint; the original plan's `compute_units` does not exist (DESIGN.md, mistake 11). No source
- * file may use it.
+ * file may use it. And a read replica is a `read_only` endpoint on the same branch, never a branch:
+ * the code that makes or finds replicas creates endpoints, not branches.
  */
 import { readdirSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
@@ -26,5 +27,19 @@ describe("Neon names", () => {
     const files = ROOTS.flatMap((r) => sources(r));
     expect(files.length).toBeGreaterThan(50);
     expect(files.filter((f) => readFileSync(f, "utf8").includes(WRONG))).toEqual([]);
+  });
+
+  it("replicas are read_only endpoints: no replica code creates a branch", () => {
+    const replicaCode = ROOTS.flatMap((r) => sources(r)).filter(
+      (f) => f.endsWith(".ts") && !f.endsWith(".test.ts") && /replica/i.test(f),
+    );
+    // functions/lib/replicas.ts (discovery) and the /v1/ops/replicas routes, at least.
+    expect(replicaCode.length).toBeGreaterThanOrEqual(1);
+    for (const f of replicaCode) {
+      const text = readFileSync(f, "utf8");
+      expect(text, f).not.toMatch(/createBranch\s*\(|branches\.create\s*\(|createProjectBranch/);
+    }
+    const discovery = readFileSync("functions/lib/replicas.ts", "utf8");
+    expect(discovery).toMatch(/type === "read_only"/);
   });
 });
