@@ -16,7 +16,8 @@ export const IDEMPOTENCY_TTL_SECONDS = 24 * 3600;
 /** A claim whose request died mid-way frees the key after this long. */
 const RUNNING_TTL_SECONDS = 60;
 const KEY = /^[A-Za-z0-9._:-]{1,200}$/;
-const REPLAYED_HEADERS = ["content-type", "etag", "location"];
+// cache-control: an ops answer (no-store) replayed must not become cacheable.
+const REPLAYED_HEADERS = ["content-type", "etag", "location", "cache-control"];
 
 interface Stored {
   state: "running" | "done";
