@@ -66,7 +66,9 @@ async function main() {
   });
   stops.push(() => api.close());
   say(`Neon API        ${api.url} (project ${api.projectId}, key NEON_API_KEY)`);
-  say(`  e.g.           npx neonctl branches list --api-host ${api.url} --project-id ${api.projectId} --no-analytics`);
+  say(
+    `  e.g.           npx neonctl branches list --api-host ${api.url} --project-id ${api.projectId} --no-analytics`,
+  );
 
   const redis = await startUpstashRedis({
     port: portOf(vars.UPSTASH_REDIS_REST_URL, LOCAL.ports.redis),

@@ -1,6 +1,9 @@
+import { autoscale } from "./autoscale";
+import { backups } from "./backups";
 import { heartbeat } from "./heartbeat";
 import { migrationCdc } from "./migration-cdc";
 import { migrationSync } from "./migration-sync";
+import { neonBranches } from "./neon-branches";
 import { partitions } from "./partitions";
 import type { JobDefinition } from "./types";
 
@@ -12,4 +15,7 @@ export const jobs: JobRegistry = {
   [partitions.name]: partitions,
   [migrationSync.name]: migrationSync,
   [migrationCdc.name]: migrationCdc,
+  [backups.name]: backups,
+  [neonBranches.name]: neonBranches,
+  [autoscale.name]: autoscale,
 };

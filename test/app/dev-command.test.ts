@@ -74,9 +74,12 @@ describe.each(backends)("npm run dev on $name", ({ name, skip }) => {
       expect(output).not.toContain("app-local-password");
       expect(output).not.toContain("local-neon-api-key");
       // The local Neon API answers beside the endpoint, with the main branch.
-      const branches = await fetch(`http://127.0.0.1:${ports.neon}/api/v2/projects/fisioflow-local/branches`, {
-        headers: { authorization: "Bearer local-neon-api-key" },
-      });
+      const branches = await fetch(
+        `http://127.0.0.1:${ports.neon}/api/v2/projects/fisioflow-local/branches`,
+        {
+          headers: { authorization: "Bearer local-neon-api-key" },
+        },
+      );
       expect(branches.status).toBe(200);
       expect((await json(branches)).branches.map((b: { name: string }) => b.name)).toEqual(["main"]);
 

@@ -147,11 +147,28 @@ describe.skipIf(pglite.skip)("job receiver end to end (QStash emulator → worke
     await client.schedules.pause({ schedule: "heartbeat" });
     const second = await syncSchedules(opts);
     expect(second.removed).toEqual(["retired-job"]);
-    expect(second.unchanged).toEqual(["heartbeat", "partitions", "migration-sync", "migration-cdc"]);
+    expect(second.unchanged).toEqual([
+      "heartbeat",
+      "partitions",
+      "migration-sync",
+      "migration-cdc",
+      "backups",
+      "neon-branches",
+      "autoscale",
+    ]);
     expect((await client.schedules.get("heartbeat")).isPaused).toBe(true);
     await client.schedules.resume({ schedule: "heartbeat" });
     const ids = (await client.schedules.list()).map((s) => s.scheduleId).sort();
-    expect(ids).toEqual(["elsewhere", "heartbeat", "migration-cdc", "migration-sync", "partitions"]);
+    expect(ids).toEqual([
+      "autoscale",
+      "backups",
+      "elsewhere",
+      "heartbeat",
+      "migration-cdc",
+      "migration-sync",
+      "neon-branches",
+      "partitions",
+    ]);
     const hb = await client.schedules.get("heartbeat");
     expect(hb.cron).toBe("*/5 * * * *");
     expect(hb.destination).toBe(jobUrl("heartbeat"));

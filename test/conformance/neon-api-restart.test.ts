@@ -58,7 +58,10 @@ describe.each(backends)("local Neon API restart on $name", ({ name, skip }) => {
     const mainUrl = first.endpoint.connectionString("fisioflow_owner", database);
     await neon(mainUrl)`create table kept (v text)`;
     await neon(mainUrl)`insert into kept values ('from main')`;
-    const branch = await first.client.branches.create({ projectId: first.api.projectId, name: "feature/kept" });
+    const branch = await first.client.branches.create({
+      projectId: first.api.projectId,
+      name: "feature/kept",
+    });
     await neon(await first.ownerOf(branch.id))`insert into kept values ('on the branch')`;
     await first.api.close();
     await first.endpoint.close();
@@ -66,7 +69,9 @@ describe.each(backends)("local Neon API restart on $name", ({ name, skip }) => {
 
     const second = await start();
     last = second;
-    const names = (await second.client.branches.list({ projectId: second.api.projectId }).all()).map((b) => b.name);
+    const names = (await second.client.branches.list({ projectId: second.api.projectId }).all()).map(
+      (b) => b.name,
+    );
     expect(names.sort()).toEqual(["feature/kept", "main"]);
     const [ep] = await second.client.postgres.endpoints.listByBranch({
       projectId: second.api.projectId,
@@ -77,9 +82,9 @@ describe.each(backends)("local Neon API restart on $name", ({ name, skip }) => {
       { v: "from main" },
       { v: "on the branch" },
     ]);
-    expect(await neon(second.endpoint.connectionString("fisioflow_owner", database))`select v from kept`).toEqual([
-      { v: "from main" },
-    ]);
+    expect(
+      await neon(second.endpoint.connectionString("fisioflow_owner", database))`select v from kept`,
+    ).toEqual([{ v: "from main" }]);
     expect(LOCAL.neonApi.mainBranchId).toMatch(/^br-[a-z0-9]+-[a-z0-9]+-[a-z0-9]+$/); // neonctl's id shape
   });
 });
