@@ -29,11 +29,18 @@ describe.each(backends)("fuzzing every operation on $name", ({ name, skip }) => 
 
   beforeAll(async () => {
     if (skip) return;
-    db = await startTestEndpoint(name, { prefix: "fuzz", migrate: true });
+    // With the local Neon API, so the control-plane routes are fuzzed too (not just their 503).
+    db = await startTestEndpoint(name, { prefix: "fuzz", migrate: true, neonApi: true });
     const owner = ownerSessions(db.ownerUrl);
     fx = await createFixture(owner);
     await owner.end();
-    env = { NEON_FETCH_ENDPOINT: db.endpoint.sqlUrl, DATABASE_URL: db.appUrl };
+    env = {
+      NEON_FETCH_ENDPOINT: db.endpoint.sqlUrl,
+      DATABASE_URL: db.appUrl,
+      NEON_API_URL: db.neonApi!.url,
+      NEON_API_KEY: db.neonApi!.apiKey,
+      NEON_PROJECT_ID: db.neonApi!.projectId,
+    };
     const doc = (await (await requestApp(app, "/openapi.json")).json()) as Json;
     operations = Object.entries(doc.paths as Record<string, Record<string, unknown>>).flatMap(([path, ops]) =>
       Object.keys(ops).map((method) => ({ method: method.toUpperCase(), path })),
