@@ -123,6 +123,7 @@ async function main() {
   });
   await waitForHealth(`${publicUrl}/health`);
   say(`Worker          ${publicUrl}  (try: curl ${publicUrl}/health)`);
+  say(`Ops dashboard   ${publicUrl}/ops  (sign in with: npm run -s token -- --role admin)`);
 
   const sync = await syncSchedules({ qstashUrl: qstash.url, qstashToken: qstash.token, publicUrl });
   say(`schedules       ${[...sync.upserted, ...sync.unchanged].join(", ")} in local QStash`);

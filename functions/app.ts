@@ -8,7 +8,10 @@ import { registerDocs } from "./docs/get";
 import { errorResponse, notFound, onError, validationHook } from "./errors";
 import { registerHealth } from "./health/get";
 import { registerJobs } from "./jobs/receiver";
+import { registerMetrics } from "./metrics/get";
 import { init } from "./middleware/init";
+import { requestMetrics } from "./middleware/request-metrics";
+import { registerOpsDashboard } from "./ops/dashboard";
 import { registerV1 } from "./v1";
 
 export const MAX_BODY_BYTES = 256 * 1024;
@@ -20,6 +23,8 @@ export interface AppOptions {
 
 export function createApp(opts: AppOptions = {}) {
   const app = new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
+  // First: its time covers every other middleware (it reads init's services after the answer).
+  app.use("*", requestMetrics);
   app.use("*", init);
   app.use("*", secureHeaders());
   app.use(
@@ -48,7 +53,9 @@ export function createApp(opts: AppOptions = {}) {
 
   registerHealth(app);
   registerDocs(app);
+  registerOpsDashboard(app);
   registerJobs(app, opts.jobs);
+  registerMetrics(app);
   registerV1(app);
 
   app.doc31("/openapi.json", {

@@ -155,6 +155,11 @@ const EnvFields = z.object({
   JWT_AUDIENCE: optionalString,
   /** Oldest `iat` accepted, in jose's duration syntax; tokens must carry `exp` anyway. */
   JWT_MAX_AGE: z.string().default("12h"),
+  /**
+   * Bearer secret of Prometheus scrapers for GET /metrics (admins' JWTs work too). Unset: only
+   * admins may scrape.
+   */
+  METRICS_TOKEN: z.string().min(32, "must be at least 32 characters").optional(),
   /** Requests per minute one user may make to /v1 (sliding window in Redis; off without Redis). */
   RATE_LIMIT_PER_MINUTE: z.coerce.number().int().min(1).max(100_000).default(600),
   /** Comma-separated list of allowed browser origins. */

@@ -1,6 +1,8 @@
+import { alerts } from "./alerts";
 import { autoscale } from "./autoscale";
 import { backups } from "./backups";
 import { heartbeat } from "./heartbeat";
+import { metricsPoll } from "./metrics";
 import { migrationCdc } from "./migration-cdc";
 import { migrationSync } from "./migration-sync";
 import { neonBranches } from "./neon-branches";
@@ -18,4 +20,6 @@ export const jobs: JobRegistry = {
   [backups.name]: backups,
   [neonBranches.name]: neonBranches,
   [autoscale.name]: autoscale,
+  [metricsPoll.name]: metricsPoll,
+  [alerts.name]: alerts,
 };

@@ -21,6 +21,20 @@ export interface JobPublisher {
       flowControl?: { key: string; parallelism: number };
     },
   ): Promise<{ messageId: string }>;
+  /**
+   * Publishes a JSON body to any URL through QStash (the alert webhooks): QStash signs and
+   * delivers it, retrying on failure. Optional: a publisher without it cannot reach webhooks.
+   */
+  publishToUrl?(
+    url: string,
+    body: unknown,
+    opts?: {
+      /** Upstash-Deduplication-Id: a second publish with the same id is dropped by QStash. */
+      deduplicationId?: string;
+      /** Delivery attempts after the first (QStash's default when unset). */
+      retries?: number;
+    },
+  ): Promise<{ messageId: string }>;
 }
 
 /**

@@ -119,7 +119,7 @@ export function registerJobs(app: OpenAPIHono<AppEnv>, jobs: JobRegistry = regis
   });
 }
 
-/** Publishes follow-up messages to our own job URLs (as schedules:sync builds them). */
+/** Publishes follow-up messages to our own job URLs (as schedules:sync builds them), and JSON to webhooks. */
 function qstashPublisher(env: Env, origin: string): JobPublisher | null {
   if (!env.QSTASH_TOKEN) return null;
   // devMode: false, as for the Receiver: QSTASH_DEV would swap our URL and token for a local dev
@@ -138,6 +138,15 @@ function qstashPublisher(env: Env, origin: string): JobPublisher | null {
         ...(opts.deduplicationId ? { deduplicationId: opts.deduplicationId } : {}),
         ...(opts.delaySeconds ? { delay: opts.delaySeconds } : {}),
         ...(opts.flowControl ? { flowControl: opts.flowControl } : {}),
+      });
+      return { messageId };
+    },
+    async publishToUrl(url, body, opts = {}) {
+      const { messageId } = await client.publishJSON({
+        url,
+        body,
+        ...(opts.deduplicationId ? { deduplicationId: opts.deduplicationId } : {}),
+        ...(opts.retries !== undefined ? { retries: opts.retries } : {}),
       });
       return { messageId };
     },

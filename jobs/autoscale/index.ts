@@ -1,8 +1,9 @@
-import { Pool, type PoolClient } from "@neondatabase/serverless";
+import type { PoolClient } from "@neondatabase/serverless";
 import { z } from "zod";
 import type { EndpointView, NeonControlPlane } from "../neon/api";
 import { asJobError, isTransientNeonError } from "../neon/errors";
 import { branchPolicies } from "../neon/policy";
+import { withOwnerLock } from "../owner-session";
 import { defineJob, type JobContext, type JobResult, PermanentJobError } from "../types";
 import { type CurrentLimits, decideScaling, type MetricSample, type ScalingDecision } from "./decide";
 
@@ -42,24 +43,10 @@ export const autoscale = defineJob({
     if (endpoint.state === "idle")
       return { status: "skipped", reason: "the compute is suspended", endpoint_id: endpoint.id };
 
-    const pool = new Pool({ connectionString: ctx.ownerUrl, max: 1 });
-    pool.on("error", (err: Error) => ctx.logger.warn("autoscale_pool_error", { error: err.name }));
-    try {
-      const client = await pool.connect();
-      try {
-        const locked = await client.query("SELECT pg_try_advisory_lock($1) AS ok", [LOCK_KEY]);
-        if (!locked.rows[0].ok) return { status: "skipped", reason: "another autoscale run is in progress" };
-        try {
-          return await runLocked(ctx, neon, client, endpoint);
-        } finally {
-          await client.query("SELECT pg_advisory_unlock($1)", [LOCK_KEY]).catch(() => {});
-        }
-      } finally {
-        client.release();
-      }
-    } finally {
-      await pool.end();
-    }
+    const run = await withOwnerLock(ctx, ctx.ownerUrl, LOCK_KEY, (client) =>
+      runLocked(ctx, neon, client, endpoint),
+    );
+    return run.busy ? { status: "skipped", reason: "another autoscale run is in progress" } : run.value;
   },
 });
 

@@ -155,15 +155,19 @@ describe.skipIf(pglite.skip)("job receiver end to end (QStash emulator → worke
       "backups",
       "neon-branches",
       "autoscale",
+      "metrics-poll",
+      "alerts",
     ]);
     expect((await client.schedules.get("heartbeat")).isPaused).toBe(true);
     await client.schedules.resume({ schedule: "heartbeat" });
     const ids = (await client.schedules.list()).map((s) => s.scheduleId).sort();
     expect(ids).toEqual([
+      "alerts",
       "autoscale",
       "backups",
       "elsewhere",
       "heartbeat",
+      "metrics-poll",
       "migration-cdc",
       "migration-sync",
       "neon-branches",

@@ -20,24 +20,17 @@ import { postgresAdminUrl, testBackends } from "../harness/backends";
 import { type Cloud, startCloud } from "../harness/cloud";
 import { type OwnerSessions, ownerSessions } from "../harness/db";
 import { startTestEndpoint, type TestEndpoint } from "../harness/endpoint";
+import { jobContext } from "../harness/job-context";
 import { signQStash } from "../harness/qstash";
 
 const backends = await testBackends();
 const KEEP: RetentionPolicy = { daily: 3, weekly: 2 };
 
 function context(over: Partial<JobContext> & { now: Date }): JobContext {
-  const { now, ...rest } = over;
-  return {
-    logger: { info() {}, warn() {}, error() {} },
-    clock: { now: () => now },
-    redis: null,
-    publisher: null,
-    messageId: `msg_${crypto.randomUUID()}`,
-    retried: 0,
-    waitUntil: () => {},
+  return jobContext({
     settings: { backupKeepDaily: KEEP.daily, backupKeepWeekly: KEEP.weekly, featureBranchDays: 7 },
-    ...rest,
-  };
+    ...over,
+  });
 }
 
 describe.each(backends)("control-plane jobs on $name", ({ name, skip }) => {

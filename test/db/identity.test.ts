@@ -20,6 +20,8 @@ const DEFINER_ALLOWED = [
   "app.entrar(text)",
   "app.estado_migracao()",
   "app.identidade()",
+  "app.metricas_recentes(interval)",
+  "app.metricas_serie(text[],timestamp with time zone,timestamp with time zone)",
   "audit.registrar_leitura(text,uuid[])",
 ];
 

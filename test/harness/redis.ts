@@ -30,6 +30,8 @@ export const REDIS_TEST_DB = {
   lua: 7,
   /** Hash-field expiry, XAUTOCLAIM, COPY, SCAN TYPE, MEMORY USAGE (upstash-redis-commands). */
   commands: 11,
+  /** Request metrics' per-minute buckets (request-metrics; keys unique per run, never flushed). */
+  requestMetrics: 12,
 } as const;
 
 function baseRedisUrl(): string {

@@ -1,7 +1,9 @@
 import type { OpenAPIHono } from "@hono/zod-openapi";
 import type { V1Env } from "../context";
+import { registerAlerts } from "./alerts";
 import { registerBackups } from "./backups";
 import { registerBranches } from "./branches";
+import { registerMetrics } from "./metrics";
 import { registerGetMigrationState } from "./migration";
 import { registerReplicas } from "./replicas";
 
@@ -22,4 +24,6 @@ export function registerOps(app: OpenAPIHono<V1Env>) {
   registerBranches(app);
   registerReplicas(app);
   registerBackups(app);
+  registerMetrics(app);
+  registerAlerts(app);
 }
