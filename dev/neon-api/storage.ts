@@ -80,21 +80,30 @@ export function findPostgresTool(name: "pg_dump" | "pg_restore"): string {
   );
 }
 
+/** The superuser URL on `database`, without its password (that goes in PGPASSWORD, not in argv). */
 function adminUrl(postgresUrl: string, database: string): string {
   const u = new URL(postgresUrl);
   u.pathname = `/${encodeURIComponent(database)}`;
+  u.password = "";
   return u.toString();
+}
+
+/** The environment pg_dump and pg_restore run with: the superuser's password, if any. */
+function toolEnv(postgresUrl: string): NodeJS.ProcessEnv {
+  const password = decodeURIComponent(new URL(postgresUrl).password);
+  return password ? { ...process.env, PGPASSWORD: password } : process.env;
 }
 
 /** `pg_dump -Fc source | pg_restore -d target`, as the superuser; rejects with pg_restore's errors. */
 function copyDatabase(postgresUrl: string, source: string, target: string): Promise<void> {
   const dump = spawn(findPostgresTool("pg_dump"), ["-Fc", "--no-sync", adminUrl(postgresUrl, source)], {
     stdio: ["ignore", "pipe", "pipe"],
+    env: toolEnv(postgresUrl),
   });
   const restore = spawn(
     findPostgresTool("pg_restore"),
     ["--exit-on-error", "--no-comments", "-d", adminUrl(postgresUrl, target)],
-    { stdio: ["pipe", "ignore", "pipe"] },
+    { stdio: ["pipe", "ignore", "pipe"], env: toolEnv(postgresUrl) },
   );
   dump.stdout.pipe(restore.stdin);
   const errors: string[] = [];
@@ -110,7 +119,7 @@ function copyDatabase(postgresUrl: string, source: string, target: string): Prom
     });
   return Promise.all([exit(dump), exit(restore)]).then(([a, b]) => {
     if (a !== 0 || b !== 0) {
-      // Passwords never reach these messages: the URLs carry none (trust auth on the superuser's).
+      // Passwords never reach these messages: the URLs carry none (PGPASSWORD does).
       throw new Error(`copying database ${source} to ${target} failed: ${errors.join("").trim()}`);
     }
   });
@@ -193,10 +202,17 @@ export function postgresStorage(
             [target.location],
           );
           await c.query(`ALTER DATABASE ${t} RENAME TO ${quoteIdent(preserved)}`);
-          await c.query(`ALTER DATABASE ${quoteIdent(incoming)} RENAME TO ${t}`);
+          try {
+            await c.query(`ALTER DATABASE ${quoteIdent(incoming)} RENAME TO ${t}`);
+          } catch (err) {
+            // The target's data back under its own name: a failed restore loses nothing.
+            await c.query(`ALTER DATABASE ${quoteIdent(preserved)} RENAME TO ${t}`).catch(() => {});
+            throw err;
+          }
           await c.query(`ALTER DATABASE ${quoteIdent(preserved)} ALLOW_CONNECTIONS true`);
         } catch (err) {
           await c.query(`ALTER DATABASE ${t} ALLOW_CONNECTIONS true`).catch(() => {});
+          await c.query(`DROP DATABASE IF EXISTS ${quoteIdent(incoming)} WITH (FORCE)`).catch(() => {});
           throw err;
         }
       });

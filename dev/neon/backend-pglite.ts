@@ -560,12 +560,20 @@ export async function startPgliteBackend(opts: PgliteBackendOptions): Promise<Pg
       await mutex.acquire();
       try {
         const old = await db.dumpDataDir("none");
-        await db.close();
-        if (opts.dataDir !== "memory://" && opts.dataDir !== "") {
-          rmSync(opts.dataDir, { recursive: true, force: true });
+        const swap = async (files: Blob) => {
+          await db.close().catch(() => {});
+          if (opts.dataDir !== "memory://" && opts.dataDir !== "") {
+            rmSync(opts.dataDir, { recursive: true, force: true });
+          }
+          db = await openData(opts.dataDir, opts.database, files);
+          identity = await installIdentityCheck(db, Object.keys(opts.roles));
+        };
+        try {
+          await swap(data);
+        } catch (err) {
+          await swap(old); // the old files back: a failed restore loses nothing
+          throw err;
         }
-        db = await openData(opts.dataDir, opts.database, data);
-        identity = await installIdentityCheck(db, Object.keys(opts.roles));
         readOnlyLeft = false;
         return old;
       } finally {

@@ -85,7 +85,11 @@ export interface NeonEndpoint {
    * Resolves with the port.
    */
   serveEndpoint(route: EndpointRoute, port?: number): Promise<number>;
-  /** Stops serving an endpoint added with serveEndpoint (its open connections are closed). */
+  /**
+   * Stops serving an endpoint added with serveEndpoint: new logins to it fail, and connections that
+   * came in on its own port are closed (sessions opened through the main port by naming it in
+   * `options` last until they end).
+   */
   stopServing(endpointId: string): Promise<void>;
   /** Hands HTTP requests under `prefix` (e.g. "/api/v2") to `handler` (the local Neon API). */
   mount(prefix: string, handler: http.RequestListener): void;

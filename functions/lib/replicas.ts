@@ -7,7 +7,8 @@
  * uses the pooler): no password is fetched from Neon, and none is cached anywhere.
  *
  * Discovery costs one Neon API call per isolate per minute at most: the hosts are remembered in
- * the isolate for 60 s and shared through Redis for 60 s (hosts only, never a connection string).
+ * the isolate for 60 s and shared through Redis for 60 s (hosts only, never a connection string;
+ * a cached host outside DATABASE_URL's domain is ignored). A request waits at most 2 s for it.
  * Redis is an optimisation: without it, or when it fails, the API is asked. A failed discovery
  * means no replicas for 30 s (every read on the primary), logged once per attempt.
  */
@@ -17,6 +18,8 @@ import type { Logger } from "./logger";
 
 const TTL_MS = 60_000;
 const FAILED_TTL_MS = 30_000;
+/** A request waits at most this long for a discovery; slower counts as failed (primary only). */
+const DISCOVERY_TIMEOUT_MS = 2_000;
 const memory = new Map<string, { hosts: string[]; until: number }>();
 
 /** An endpoint host as Neon names it (no `-pooler`), lower case; localhost as 127.0.0.1. */
@@ -26,6 +29,21 @@ export function endpointKey(host: string): string {
   const label = first!.replace(/-pooler(?=$|:)/, "");
   const joined = [label, ...rest].join(".");
   return joined.replace(/^localhost(?=$|:)/, "127.0.0.1");
+}
+
+/**
+ * Whether `host` may carry DATABASE_URL's credentials: the same domain as the primary's host (all
+ * but the first label, e.g. `.sa-east-1.aws.neon.tech`, or the same local address). A host read
+ * from Redis that is not is ignored, so write access to Redis never becomes the database password.
+ */
+export function sameDomain(host: string, primaryHost: string): boolean {
+  const domain = (h: string) => {
+    const name = endpointKey(h).replace(/:\d+$/, "");
+    // An address (IPv4, [IPv6]) or a bare name is its own domain: it must be the same one.
+    if (/^[\d.]+$/.test(name) || name.startsWith("[") || !name.includes(".")) return name;
+    return name.split(".").slice(1).join(".");
+  };
+  return domain(host) !== "" && domain(host) === domain(primaryHost);
 }
 
 /** DATABASE_URL pointed at a replica's host: same role, password, database and parameters. */
@@ -77,9 +95,24 @@ export async function replicaUrls(src: ReplicaSources): Promise<string[]> {
       src.logger.warn("replica_discovery_cache_failed", { op: "get", error: (err as Error).name });
     }
   }
+  const primaryHost = new URL(src.databaseUrl).host;
+  if (Array.isArray(hosts) && !hosts.every((h) => typeof h === "string" && sameDomain(h, primaryHost))) {
+    src.logger.warn("replica_discovery_cache_rejected", { entries: hosts.length });
+    hosts = null;
+  }
   if (!Array.isArray(hosts)) {
     try {
-      hosts = await discover(src.neon, src.databaseUrl);
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const timeout = new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error("TimeoutError")), DISCOVERY_TIMEOUT_MS);
+      });
+      try {
+        hosts = (await Promise.race([discover(src.neon, src.databaseUrl), timeout])).filter((h) =>
+          sameDomain(h, primaryHost),
+        );
+      } finally {
+        clearTimeout(timer);
+      }
     } catch (err) {
       src.logger.warn("replica_discovery_failed", {
         error: (err as Error).name,

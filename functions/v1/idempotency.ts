@@ -15,6 +15,12 @@ import type { V1Env } from "./context";
 export const IDEMPOTENCY_TTL_SECONDS = 24 * 3600;
 /** A claim whose request died mid-way frees the key after this long. */
 const RUNNING_TTL_SECONDS = 60;
+/**
+ * The control-plane POSTs (/v1/ops/...) wait for Neon's operations, up to the SDK's 5 minutes and
+ * its retries: their claim outlasts that, so a client retrying a slow restore with the same key
+ * gets "in progress", never a second restore.
+ */
+const OPS_RUNNING_TTL_SECONDS = 6 * 60;
 const KEY = /^[A-Za-z0-9._:-]{1,200}$/;
 // cache-control: an ops answer (no-store) replayed must not become cacheable.
 const REPLAYED_HEADERS = ["content-type", "etag", "location", "cache-control"];
@@ -48,7 +54,7 @@ export const idempotency: MiddlewareHandler<V1Env> = async (c, next) => {
   try {
     claimed = await redis.set(redisKey, { state: "running", fingerprint } satisfies Stored, {
       nx: true,
-      ex: RUNNING_TTL_SECONDS,
+      ex: c.req.path.startsWith("/v1/ops/") ? OPS_RUNNING_TTL_SECONDS : RUNNING_TTL_SECONDS,
     });
   } catch (err) {
     degraded("claim", err);

@@ -11,7 +11,7 @@ import { Redis } from "@upstash/redis";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { startUpstashRedis, type UpstashRedisEmulator } from "../../dev/upstash-redis";
 import { createApp } from "../../functions/app";
-import { endpointKey, forgetDiscoveredReplicas, replicaUrl } from "../../functions/lib/replicas";
+import { endpointKey, forgetDiscoveredReplicas, replicaUrl, sameDomain } from "../../functions/lib/replicas";
 import { IN_PROCESS_ENV, requestApp } from "../harness/app";
 import { tokenFor } from "../harness/auth";
 import { testBackends } from "../harness/backends";
@@ -35,6 +35,13 @@ describe("replica connection strings", () => {
     expect(replicaUrl("postgresql://app:pw@localhost:4444/db", "127.0.0.1:5001")).toBe(
       "postgresql://app:pw@127.0.0.1:5001/db",
     );
+    // Only hosts of the primary's own domain ever get its credentials.
+    const primary = "ep-cool-123-pooler.sa-east-1.aws.neon.tech";
+    expect(sameDomain("ep-read-456.sa-east-1.aws.neon.tech", primary)).toBe(true);
+    expect(sameDomain("attacker.example:5432", primary)).toBe(false);
+    expect(sameDomain("ep-read-456.us-east-2.aws.neon.tech", primary)).toBe(false);
+    expect(sameDomain("127.0.0.1:5001", "localhost:4444")).toBe(true);
+    expect(sameDomain("10.0.0.1:5001", "localhost:4444")).toBe(false);
   });
 });
 
