@@ -25,8 +25,10 @@ import type {
   OperationStatus,
   Role,
 } from "@neon/sdk/raw";
+import { isComputeSize } from "../../jobs/neon/policy";
 import type { NeonEndpoint } from "../neon";
 import { Authenticator } from "../neon/auth";
+import { ownerRole } from "../neon/backend";
 import type { BranchData, BranchStorage } from "./storage";
 
 /** An API error with Neon's status and JSON body ({ code, message }). */
@@ -41,6 +43,8 @@ export class NeonApiError extends Error {
 }
 
 const notFound = (what: string) => new NeonApiError(404, `${what} not found`, "");
+/** An operation as the API shows it (without the branches it locks). */
+const opView = ({ locks: _locks, ...op }: OperationRecord): Operation => op;
 const LOCKED_MESSAGE = "project already has running conflicting operations, scheduling of some are delayed";
 
 interface BranchRecord {
@@ -316,9 +320,7 @@ export class LocalNeonProject {
 
   databasesOf(branchId: string): Database[] {
     const b = this.branch(branchId);
-    const owner = Object.keys(this.o.roles).includes("fisioflow_owner")
-      ? "fisioflow_owner"
-      : Object.keys(this.o.roles)[0]!;
+    const owner = ownerRole(this.o.roles)!;
     return [
       {
         id: 1,
@@ -345,14 +347,13 @@ export class LocalNeonProject {
   }
 
   listOperations(): Operation[] {
-    return [...this.operations].reverse().map(({ locks: _locks, ...op }) => op);
+    return [...this.operations].reverse().map(opView);
   }
 
   operation(id: string): Operation {
     const op = this.operations.find((o) => o.id === id);
     if (!op) throw notFound(`operation ${id}`);
-    const { locks: _locks, ...view } = op;
-    return view;
+    return opView(op);
   }
 
   branch(idOrName: string): BranchRecord {
@@ -479,9 +480,7 @@ export class LocalNeonProject {
     const parent = this.branch(spec.parent_id ?? this.o.mainBranchId);
     if (!parent.data) throw new NeonApiError(409, `parent branch ${parent.id} has no data to branch from`);
     const name = spec.name ?? neonId("br").slice(3);
-    if ([...this.branches.values()].some((b) => b.name === name)) {
-      throw new NeonApiError(409, `branch with name "${name}" already exists`, "BRANCH_ALREADY_EXISTS");
-    }
+    this.checkNameFree(name);
     this.checkUnlocked([parent.id]);
     const t = this.now();
     const branch: BranchRecord = {
@@ -529,7 +528,7 @@ export class LocalNeonProject {
     return {
       branch: this.branchView(branch),
       endpoints: endpoints.map((e) => this.endpointView(e)),
-      operations: ops.map(({ locks: _l, ...op }) => op),
+      operations: ops.map(opView),
       roles: this.rolesOf(branch.id),
       databases: this.databasesOf(branch.id),
       connection_uris: [],
@@ -539,13 +538,7 @@ export class LocalNeonProject {
   updateBranch(branchId: string, patch: { name?: string; protected?: boolean; expires_at?: string | null }) {
     const b = this.branch(branchId);
     if (patch.name !== undefined && patch.name !== b.name) {
-      if ([...this.branches.values()].some((x) => x.name === patch.name)) {
-        throw new NeonApiError(
-          409,
-          `branch with name "${patch.name}" already exists`,
-          "BRANCH_ALREADY_EXISTS",
-        );
-      }
+      this.checkNameFree(patch.name);
       b.name = patch.name;
     }
     if (patch.protected !== undefined) b.protected = patch.protected;
@@ -579,7 +572,7 @@ export class LocalNeonProject {
       for (const e of mine) this.endpoints.delete(e.id);
       this.branches.delete(b.id);
     });
-    return { branch: view, operations: ops.map(({ locks: _l, ...op }) => op) };
+    return { branch: view, operations: ops.map(opView) };
   }
 
   restoreBranch(branchId: string, req: BranchRestoreRequest) {
@@ -602,13 +595,7 @@ export class LocalNeonProject {
       );
     }
     const preservedName = req.preserve_under_name;
-    if (preservedName && [...this.branches.values()].some((x) => x.name === preservedName)) {
-      throw new NeonApiError(
-        409,
-        `branch with name "${preservedName}" already exists`,
-        "BRANCH_ALREADY_EXISTS",
-      );
-    }
+    if (preservedName) this.checkNameFree(preservedName);
     this.checkUnlocked([target.id, source.id]);
     const t = this.now();
     const preserved: BranchRecord = {
@@ -637,13 +624,18 @@ export class LocalNeonProject {
       }
     });
     this.save();
-    return { branch: this.branchView(target), operations: ops.map(({ locks: _l, ...op }) => op) };
+    return { branch: this.branchView(target), operations: ops.map(opView) };
+  }
+
+  /** 409 if a branch already has this name (Neon's names are unique in a project). */
+  private checkNameFree(name: string): void {
+    if ([...this.branches.values()].some((b) => b.name === name)) {
+      throw new NeonApiError(409, `branch with name "${name}" already exists`, "BRANCH_ALREADY_EXISTS");
+    }
   }
 
   private checkLimits(min: number, max: number): void {
-    const allowed = (cu: number) =>
-      cu === 0.25 || cu === 0.5 || (Number.isInteger(cu) && cu >= 1 && cu <= 56);
-    if (!allowed(min) || !allowed(max)) {
+    if (!isComputeSize(min) || !isComputeSize(max)) {
       throw new NeonApiError(
         400,
         `compute size must be 0.25, 0.5 or a whole number from 1 to 56 (got ${min}–${max})`,
@@ -686,7 +678,7 @@ export class LocalNeonProject {
       await this.serve(e);
     });
     this.save();
-    return { endpoint: this.endpointView(e), operations: ops.map(({ locks: _l, ...op }) => op) };
+    return { endpoint: this.endpointView(e), operations: ops.map(opView) };
   }
 
   updateEndpoint(endpointId: string, patch: EndpointUpdateRequest["endpoint"]) {
@@ -709,7 +701,7 @@ export class LocalNeonProject {
     const ops = [this.newOperation("apply_config", e.branchId, [e.branchId], e.id)];
     this.schedule(ops, async () => {});
     this.save();
-    return { endpoint: this.endpointView(e), operations: ops.map(({ locks: _l, ...op }) => op) };
+    return { endpoint: this.endpointView(e), operations: ops.map(opView) };
   }
 
   deleteEndpoint(endpointId: string) {
@@ -722,7 +714,7 @@ export class LocalNeonProject {
     const ops = [this.newOperation("suspend_compute", e.branchId, [e.branchId], e.id)];
     this.endpoints.delete(e.id);
     this.schedule(ops, () => this.unserve(e));
-    return { endpoint: view, operations: ops.map(({ locks: _l, ...op }) => op) };
+    return { endpoint: view, operations: ops.map(opView) };
   }
 
   // ------------------------------------------------------------------ serving

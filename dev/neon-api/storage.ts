@@ -18,7 +18,7 @@ import { spawn } from "node:child_process";
 import { existsSync, readdirSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import pg from "pg";
-import type { Backend } from "../neon/backend";
+import { type Backend, ownerRole } from "../neon/backend";
 import { type PgliteBackend, startPgliteBackend } from "../neon/backend-pglite";
 import { type PostgresBackend, startPostgresBackend } from "../neon/backend-postgres";
 import { quoteIdent } from "../neon/protocol";
@@ -149,9 +149,7 @@ export function postgresStorage(
       requestTimeoutMs: opts.requestTimeoutMs,
       log: opts.log,
     });
-  const owner = Object.keys(opts.roles).includes("fisioflow_owner")
-    ? "fisioflow_owner"
-    : Object.keys(opts.roles)[0];
+  const owner = ownerRole(opts.roles);
 
   /** An empty database owned as the endpoint's are, then filled with `source`'s contents. */
   async function copyInto(source: string, target: string): Promise<void> {
