@@ -36,6 +36,9 @@ export const LOCAL = {
   /** The identity key the local worker signs with and db:migrate installs (DB_IDENTITY_KEY_ID /
    * DB_IDENTITY_KEY; db/identity.ts). A development value: production refuses it. */
   identityKey: { kid: "local", secret: "local-identity-key-not-a-secret-0123456789" },
+  /** The key local exports are encrypted with (EXPORT_KEY_ID / EXPORT_KEY, base64 of 32 bytes;
+   * jobs/exports). A development value: production refuses it. */
+  exportKey: { id: "local", base64: "bG9jYWwtZXhwb3J0LWtleS1ub3QtYS1zZWNyZXQtMDE=" },
 } as const;
 
 /** A Neon-style connection string for the local endpoint. The host is not resolved: the app routes

@@ -13,6 +13,7 @@ import { init } from "./middleware/init";
 import { requestMetrics } from "./middleware/request-metrics";
 import { registerOpsDashboard } from "./ops/dashboard";
 import { registerV1 } from "./v1";
+import { ANEXO_MAX_BYTES, isAnexoUpload } from "./v1/anexos/limits";
 
 export const MAX_BODY_BYTES = 256 * 1024;
 
@@ -39,16 +40,20 @@ export function createApp(opts: AppOptions = {}) {
         return allowed.includes(origin) ? origin : null;
       },
       allowHeaders: ["Authorization", "Content-Type", "X-Request-Id"],
-      exposeHeaders: ["X-Request-Id", "RateLimit-Remaining", "Retry-After"],
+      exposeHeaders: ["X-Request-Id", "RateLimit-Remaining", "Retry-After", "Content-Disposition"],
       maxAge: 600,
     }),
   );
-  app.use(
-    "*",
+  const limitOf = (maxSize: number) =>
     bodyLimit({
-      maxSize: MAX_BODY_BYTES,
-      onError: (c) => errorResponse(c, "payload_too_large", `Request body over ${MAX_BODY_BYTES} bytes`),
-    }),
+      maxSize,
+      onError: (c) => errorResponse(c, "payload_too_large", `Request body over ${maxSize} bytes`),
+    });
+  const bodyLimits = { default: limitOf(MAX_BODY_BYTES), anexo: limitOf(ANEXO_MAX_BYTES) };
+  // Before anything reads a body (the idempotency fingerprint included): by Content-Length at
+  // once, else while the body streams in. Attachment uploads have a limit of their own.
+  app.use("*", (c, next) =>
+    (isAnexoUpload(c.req.method, c.req.path) ? bodyLimits.anexo : bodyLimits.default)(c, next),
   );
 
   registerHealth(app);

@@ -83,6 +83,7 @@ describe("parseEnv: staging and production refuse development values", () => {
           "DATABASE_OWNER_URL",
           "DATABASE_URL",
           "DB_IDENTITY_KEY",
+          "EXPORT_KEY",
           "JWT_AUDIENCE",
           "JWT_ISSUER",
           "JWT_SECRET",
@@ -118,6 +119,8 @@ describe("parseEnv: staging and production refuse development values", () => {
       ["DB_IDENTITY_KEY", LOCAL.identityKey.secret],
       ["NEON_API_KEY", LOCAL.neonApi.key],
       ["DB_IDENTITY_KEY", example.DB_IDENTITY_KEY!],
+      ["EXPORT_KEY", LOCAL.exportKey.base64],
+      ["EXPORT_KEY", example.EXPORT_KEY!],
     ];
     for (const [key, value] of cases) {
       const r = refused({ [key]: value });

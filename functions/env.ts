@@ -18,6 +18,7 @@ const DEVELOPMENT_VALUES: Record<string, readonly string[]> = {
   UPSTASH_REDIS_REST_TOKEN: ["local-upstash-redis-token"],
   DB_IDENTITY_KEY: ["local-identity-key-not-a-secret-0123456789"],
   NEON_API_KEY: ["local-neon-api-key"],
+  EXPORT_KEY: ["bG9jYWwtZXhwb3J0LWtleS1ub3QtYS1zZWNyZXQtMDE="],
 };
 /** Passwords of the local Neon endpoint's roles (fisioflow_owner, fisioflow_app). */
 const LOCAL_ROLE_PASSWORDS = ["owner-local-password", "app-local-password"];
@@ -126,6 +127,26 @@ const EnvFields = z.object({
   /** Backup branches kept: the newest of each of the last N days and M ISO weeks (jobs/backups). */
   BACKUP_KEEP_DAILY: z.coerce.number().int().min(1).max(366).default(7),
   BACKUP_KEEP_WEEKLY: z.coerce.number().int().min(0).max(260).default(4),
+  /**
+   * The key of the encrypted exports (jobs/exports): base64 of 32 random bytes
+   * (`openssl rand -base64 32`). A secret, kept outside Neon and Cloudflare too: without it no
+   * export can be restored. Unset: the export job skips and /v1/ops/exports shows no manifests.
+   */
+  EXPORT_KEY: z
+    .string()
+    .refine((v) => {
+      try {
+        return atob(v.trim()).length === 32;
+      } catch {
+        return false;
+      }
+    }, "must be base64 of 32 bytes (openssl rand -base64 32)")
+    .optional(),
+  /** Which key EXPORT_KEY is: recorded in every export, so a restore asks for the right one. */
+  EXPORT_KEY_ID: z
+    .string()
+    .regex(/^[A-Za-z0-9_-]{1,32}$/, "1-32 letters, digits, _ or -")
+    .default("k1"),
   /** Feature branches (feature/*) are deleted this many days after creation. */
   FEATURE_BRANCH_TTL_DAYS: z.coerce.number().int().min(1).max(365).default(7),
   /** After a user writes, their reads stay on the primary this long (a replica may lag). */

@@ -14,6 +14,7 @@ export const ErrorCode = z.enum([
   "slot_taken",
   "precondition_failed",
   "payload_too_large",
+  "unsupported_media_type",
   "unprocessable_entity",
   "idempotency_key_reused",
   "invalid_transition",
@@ -26,7 +27,7 @@ export type ErrorCode = z.infer<typeof ErrorCode>;
 
 export const errorStatus: Record<
   ErrorCode,
-  400 | 401 | 403 | 404 | 405 | 409 | 412 | 413 | 422 | 429 | 500 | 503
+  400 | 401 | 403 | 404 | 405 | 409 | 412 | 413 | 415 | 422 | 429 | 500 | 503
 > = {
   bad_request: 400,
   unauthorized: 401,
@@ -37,6 +38,7 @@ export const errorStatus: Record<
   slot_taken: 409,
   precondition_failed: 412,
   payload_too_large: 413,
+  unsupported_media_type: 415,
   unprocessable_entity: 422,
   idempotency_key_reused: 422,
   invalid_transition: 422,
@@ -97,6 +99,7 @@ const httpCodes: Partial<Record<number, ErrorCode>> = {
   409: "conflict",
   412: "precondition_failed",
   413: "payload_too_large",
+  415: "unsupported_media_type",
   422: "unprocessable_entity",
   429: "rate_limited",
   503: "service_unavailable",

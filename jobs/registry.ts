@@ -1,6 +1,7 @@
 import { alerts } from "./alerts";
 import { autoscale } from "./autoscale";
 import { backups } from "./backups";
+import { exportsJob } from "./exports";
 import { heartbeat } from "./heartbeat";
 import { metricsPoll } from "./metrics";
 import { migrationCdc } from "./migration-cdc";
@@ -22,4 +23,5 @@ export const jobs: JobRegistry = {
   [autoscale.name]: autoscale,
   [metricsPoll.name]: metricsPoll,
   [alerts.name]: alerts,
+  [exportsJob.name]: exportsJob,
 };

@@ -1,6 +1,8 @@
 import type { Redis } from "@upstash/redis/cloudflare";
 import type { z } from "zod";
+import type { ExportKey } from "./exports/crypto";
 import type { NeonControlPlane } from "./neon/api";
+import type { FileBucket } from "./storage/bucket";
 
 /** Structured log lines: ids, codes and numbers only (no names, CPF, email, clinical text). */
 export interface JobLogger {
@@ -54,6 +56,10 @@ export interface JobContext {
   neon?: NeonControlPlane | null;
   /** What the control-plane jobs keep and expire (BACKUP_KEEP_DAILY/WEEKLY, FEATURE_BRANCH_TTL_DAYS). */
   settings?: { backupKeepDaily: number; backupKeepWeekly: number; featureBranchDays: number };
+  /** The R2 bucket (FILES binding) the exports go to, or null where none is bound. */
+  files?: FileBucket | null;
+  /** The key exports are encrypted with (EXPORT_KEY, EXPORT_KEY_ID), or null where unset. */
+  exportKey?: ExportKey | null;
   /** null where QStash is not configured for publishing (QSTASH_URL/QSTASH_TOKEN unset). */
   publisher: JobPublisher | null;
   messageId: string;

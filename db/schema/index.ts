@@ -1,4 +1,5 @@
 import { consultasDiarias } from "./analytics";
+import { anexos } from "./anexos";
 import { auditLog } from "./audit";
 import { consultas } from "./consultas";
 import { exercicios, prescricoes } from "./exercicios";
@@ -7,6 +8,7 @@ import { pacientes } from "./pacientes";
 import { prontuarios } from "./prontuarios";
 
 export * from "./analytics";
+export * from "./anexos";
 export * from "./audit";
 export * from "./common";
 export * from "./consultas";
@@ -21,6 +23,7 @@ export const schema = {
   pacientes,
   consultas,
   prontuarios,
+  anexos,
   exercicios,
   prescricoes,
   consultasDiarias,

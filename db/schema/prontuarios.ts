@@ -1,5 +1,5 @@
 import { sql } from "drizzle-orm";
-import { type AnyPgColumn, check, integer, pgTable, text, uuid } from "drizzle-orm/pg-core";
+import { type AnyPgColumn, check, integer, pgTable, text, unique, uuid } from "drizzle-orm/pg-core";
 import { timestamps } from "./common";
 import { fisioterapeutas } from "./fisioterapeutas";
 import { pacientes } from "./pacientes";
@@ -28,7 +28,11 @@ export const prontuarios = pgTable(
     conteudo: text().notNull(),
     ...timestamps,
   },
-  (t) => [check("prontuarios_versao_check", sql`${t.versao} >= 1`)],
+  (t) => [
+    check("prontuarios_versao_check", sql`${t.versao} >= 1`),
+    // 0018: the target of anexos' (prontuario_id, paciente_id) foreign key.
+    unique("prontuarios_id_paciente_id_key").on(t.id, t.paciente_id),
+  ],
 );
 
 export type Prontuario = typeof prontuarios.$inferSelect;

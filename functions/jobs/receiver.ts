@@ -1,8 +1,10 @@
 import type { OpenAPIHono } from "@hono/zod-openapi";
 import { Client, Receiver } from "@upstash/qstash";
 import { decodeJwt } from "jose";
+import { parseExportKey } from "../../jobs/exports/crypto";
 import { type JobRegistry, jobs as registeredJobs } from "../../jobs/registry";
 import { jobPath, publicJobUrl } from "../../jobs/schedules";
+import { filesBucket } from "../../jobs/storage/bucket";
 import { type JobContext, type JobPublisher, PermanentJobError } from "../../jobs/types";
 import type { AppEnv } from "../context";
 import type { Env } from "../env";
@@ -93,6 +95,8 @@ export function registerJobs(app: OpenAPIHono<AppEnv>, jobs: JobRegistry = regis
         backupKeepWeekly: env.BACKUP_KEEP_WEEKLY,
         featureBranchDays: env.FEATURE_BRANCH_TTL_DAYS,
       },
+      files: filesBucket(c.env),
+      exportKey: env.EXPORT_KEY ? parseExportKey(env.EXPORT_KEY_ID, env.EXPORT_KEY) : null,
       publisher: qstashPublisher(env, new URL(c.req.url).origin),
       messageId,
       retried,

@@ -7,7 +7,7 @@
  * stored, so a retry runs again. Without Redis the request runs unprotected, with a warning:
  * Redis is an optimisation, never a dependency.
  */
-import type { MiddlewareHandler } from "hono";
+import type { Context, MiddlewareHandler } from "hono";
 import { ApiError } from "../errors";
 import { sha256Hex } from "../lib/hash";
 import type { V1Env } from "./context";
@@ -33,6 +33,21 @@ interface Stored {
   headers?: Record<string, string>;
 }
 
+/**
+ * Method, path (and query, when there is one) and the body's bytes as they came: read as bytes,
+ * not text, so a binary upload's body stays intact for the route (hono caches the first read)
+ * and two uploads that differ only in bytes invalid as UTF-8 do not share a fingerprint.
+ */
+async function fingerprintBytes(c: Context<V1Env>): Promise<Uint8Array<ArrayBuffer>> {
+  const search = new URL(c.req.url).search;
+  const head = new TextEncoder().encode(`${c.req.method} ${c.req.path}${search}\n`);
+  const body = new Uint8Array(await c.req.arrayBuffer());
+  const all = new Uint8Array(head.length + body.length);
+  all.set(head);
+  all.set(body, head.length);
+  return all;
+}
+
 export const idempotency: MiddlewareHandler<V1Env> = async (c, next) => {
   if (c.req.method !== "POST") return next();
   const key = c.req.header("idempotency-key");
@@ -47,7 +62,7 @@ export const idempotency: MiddlewareHandler<V1Env> = async (c, next) => {
     degraded("claim");
     return next();
   }
-  const fingerprint = await sha256Hex(`${c.req.method} ${c.req.path}\n${await c.req.text()}`);
+  const fingerprint = await sha256Hex(await fingerprintBytes(c));
   const redisKey = `idem:${c.get("auth").userId}:${key}`;
 
   let claimed: unknown;

@@ -14,6 +14,7 @@ import { onError, validationHook } from "../errors";
 import { rateLimit } from "../lib/ratelimit";
 import { replicaUrls } from "../lib/replicas";
 import { requireAuth } from "../middleware/auth";
+import { registerAnexos } from "./anexos";
 import { registerConsultas } from "./consultas";
 import type { V1Env } from "./context";
 import { dbErrorToApiError } from "./db-errors";
@@ -121,6 +122,7 @@ export function registerV1(app: OpenAPIHono<AppEnv>) {
   registerPacientes(v1);
   registerConsultas(v1);
   registerProntuarios(v1);
+  registerAnexos(v1);
   registerExercicios(v1);
   registerPrescricoes(v1);
   registerOps(v1);

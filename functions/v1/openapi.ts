@@ -13,6 +13,7 @@ const ERROR_DESCRIPTIONS = {
   409: "Conflict: a taken slot (`slot_taken`), a value that cannot be registered, or a request in flight",
   412: "If-Match names a version that is no longer current",
   413: "Request body too large",
+  415: "Unsupported media type: a Content-Type (or content) the route does not take",
   422: "Well-formed but not acceptable (`idempotency_key_reused`, `invalid_transition`, ...)",
   429: "Rate limited: see Retry-After and RateLimit-* headers",
   500: "Unexpected error: quote the request_id",

@@ -2,14 +2,11 @@ import { z } from "zod";
 import type { BranchView, NeonControlPlane } from "../neon/api";
 import { asJobError, isTransientNeonError, neonStatusIs } from "../neon/errors";
 import { defineJob, PermanentJobError } from "../types";
-import { backupName, DEFAULT_RETENTION, type RetentionPolicy, retention } from "./retention";
-import { scheduleSlot } from "./slot";
+import { backupName, retention } from "./retention";
+import { slotAndPolicy } from "./run-slot";
 
 /** Daily, 03:00 UTC (00:00 in São Paulo): the quiet hour of the clinics. */
 export const BACKUP_CRON = "0 3 * * *";
-
-/** An explicit `at` may run this far ahead of the job's clock (clock skew), no further. */
-const FUTURE_TOLERANCE_MS = 60_000;
 
 /**
  * Backup branches (the plan's section 3.3, done the edge's way: a Neon branch is a copy-on-write
@@ -28,19 +25,7 @@ export const backups = defineJob({
   async run(ctx, payload) {
     const neon = ctx.neon;
     if (!neon) return { status: "skipped", reason: "the Neon API is not configured (NEON_API_KEY)" };
-    const now = ctx.clock.now();
-    const slot = payload.at ? new Date(payload.at) : scheduleSlot(BACKUP_CRON, now);
-    if (slot.getTime() > now.getTime() + FUTURE_TOLERANCE_MS)
-      throw new PermanentJobError(`a backup cannot be named for a time to come (${slot.toISOString()})`);
-    const policy: RetentionPolicy = {
-      daily: ctx.settings?.backupKeepDaily ?? DEFAULT_RETENTION.daily,
-      weekly: ctx.settings?.backupKeepWeekly ?? DEFAULT_RETENTION.weekly,
-    };
-    try {
-      retention([], policy); // it validates the policy: a bad one fails before anything is created
-    } catch (err) {
-      throw new PermanentJobError((err as Error).message);
-    }
+    const { slot, policy } = slotAndPolicy(ctx, BACKUP_CRON, payload.at, "a backup");
 
     const name = backupName(slot);
     let branches = await neon.listBranches().catch((err) => Promise.reject(asJobError(err)));

@@ -50,9 +50,22 @@ export function retention(
   names: readonly string[],
   policy: RetentionPolicy = DEFAULT_RETENTION,
 ): { keep: string[]; delete: string[] } {
+  return retainByTime(
+    names.map((name) => ({ name, at: backupTime(name) })),
+    policy,
+  );
+}
+
+/**
+ * The same rule for anything named by time (the encrypted exports, jobs/exports): of the items
+ * whose `at` is not null, which to keep and which to delete. Items without a time are ignored.
+ */
+export function retainByTime(
+  items: readonly { name: string; at: Date | null }[],
+  policy: RetentionPolicy = DEFAULT_RETENTION,
+): { keep: string[]; delete: string[] } {
   validate(policy);
-  const backups = names
-    .map((name) => ({ name, at: backupTime(name) }))
+  const backups = items
     .filter((b): b is { name: string; at: Date } => b.at !== null)
     .sort((a, b) => b.at.getTime() - a.at.getTime()); // newest first
   const keep = new Set<string>();

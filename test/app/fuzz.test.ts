@@ -14,6 +14,7 @@ import { testBackends } from "../harness/backends";
 import { createFixture, type Fixture, ownerSessions } from "../harness/db";
 import { startTestEndpoint, type TestEndpoint } from "../harness/endpoint";
 import type { Json } from "../harness/http";
+import { startR2, type TestR2 } from "../harness/r2";
 
 const backends = await testBackends();
 const RUNS_PER_OPERATION = 25;
@@ -22,8 +23,9 @@ const LEAKS =
 
 describe.each(backends)("fuzzing every operation on $name", ({ name, skip }) => {
   let db: TestEndpoint;
+  let r2: TestR2;
   let fx: Fixture;
-  let env: Record<string, string>;
+  let env: Record<string, unknown>;
   const app = createApp();
   let operations: { method: string; path: string }[] = [];
 
@@ -34,7 +36,10 @@ describe.each(backends)("fuzzing every operation on $name", ({ name, skip }) => 
     const owner = ownerSessions(db.ownerUrl);
     fx = await createFixture(owner);
     await owner.end();
+    // The attachment routes' bucket (miniflare's R2): without one they answer 503 by design.
+    r2 = await startR2();
     env = {
+      FILES: r2.bucket,
       NEON_FETCH_ENDPOINT: db.endpoint.sqlUrl,
       DATABASE_URL: db.appUrl,
       NEON_API_URL: db.neonApi!.url,
@@ -47,6 +52,7 @@ describe.each(backends)("fuzzing every operation on $name", ({ name, skip }) => 
     );
   });
   afterAll(async () => {
+    await r2?.close();
     await db?.close();
   });
 
@@ -99,6 +105,7 @@ describe.each(backends)("fuzzing every operation on $name", ({ name, skip }) => 
       "to",
       "categoria",
       "versions",
+      "nome",
       "zzz",
     ),
     fc.oneof(
@@ -136,6 +143,8 @@ describe.each(backends)("fuzzing every operation on $name", ({ name, skip }) => 
                 "application/json",
                 "text/plain",
                 "application/x-www-form-urlencoded",
+                "application/pdf",
+                "image/png",
               ),
             }),
             async (id, body, query, role, extra) => {

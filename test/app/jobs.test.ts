@@ -157,6 +157,7 @@ describe.skipIf(pglite.skip)("job receiver end to end (QStash emulator → worke
       "autoscale",
       "metrics-poll",
       "alerts",
+      "exports",
     ]);
     expect((await client.schedules.get("heartbeat")).isPaused).toBe(true);
     await client.schedules.resume({ schedule: "heartbeat" });
@@ -166,6 +167,7 @@ describe.skipIf(pglite.skip)("job receiver end to end (QStash emulator → worke
       "autoscale",
       "backups",
       "elsewhere",
+      "exports",
       "heartbeat",
       "metrics-poll",
       "migration-cdc",

@@ -8,6 +8,7 @@ import { drizzle } from "drizzle-orm/neon-http";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { isSlotTaken } from "../../db/errors";
 import {
+  anexos,
   auditLog,
   consultas,
   consultasDiarias,
@@ -43,6 +44,7 @@ describe.each(backends)("drizzle mirror on $name", ({ name, skip }) => {
     const ids = {
       consulta: crypto.randomUUID(),
       prontuario: crypto.randomUUID(),
+      anexo: crypto.randomUUID(),
       exercicio: crypto.randomUUID(),
       prescricao: crypto.randomUUID(),
     };
@@ -57,6 +59,13 @@ describe.each(backends)("drizzle mirror on $name", ({ name, skip }) => {
         `INSERT INTO prontuarios (id, paciente_id, fisioterapeuta_id, consulta_id, conteudo)
          VALUES ($1, $2, $3, $4, 'Dor lombar, melhora com alongamento')`,
         [ids.prontuario, fx.pacB, fx.fisioB, ids.consulta],
+      );
+      await c.query(
+        `INSERT INTO anexos (id, prontuario_id, paciente_id, fisioterapeuta_id, nome_arquivo, content_type,
+                             tamanho, sha256, r2_key)
+         VALUES ($1::uuid, $2::uuid, $3, $4, 'laudo.pdf', 'application/pdf', 104857600, repeat('a1', 32),
+                 'anexos/' || $2::uuid || '/' || $1::uuid)`,
+        [ids.anexo, ids.prontuario, fx.pacB, fx.fisioB],
       );
       await c.query(
         `INSERT INTO exercicios (id, nome, descricao, categoria)
@@ -75,7 +84,7 @@ describe.each(backends)("drizzle mirror on $name", ({ name, skip }) => {
     expect(refreshed).toBe(1);
 
     const d = drizzle({ client: neon(db.appUrl), schema, casing: "snake_case" });
-    const [, f, p, c, pr, e, rx, a, cd] = await d.batch([
+    const [, f, p, c, pr, e, rx, a, cd, ax] = await d.batch([
       d.execute(await authSql({ auth: ADMIN, signer: TEST_SIGNER })),
       d.select().from(fisioterapeutas),
       d.select().from(pacientes).where(eq(pacientes.id, fx.pacA)),
@@ -88,6 +97,7 @@ describe.each(backends)("drizzle mirror on $name", ({ name, skip }) => {
         .from(auditLog)
         .where(and(eq(auditLog.tabela, "consultas"), eq(auditLog.row_id, ids.consulta))),
       d.select().from(consultasDiarias).where(eq(consultasDiarias.fisioterapeuta_id, fx.fisioB)),
+      d.select().from(anexos).where(eq(anexos.id, ids.anexo)),
     ]);
     expect(f).toHaveLength(2);
     expect(p[0]).toMatchObject({ id: fx.pacA, status: "ativo", fisioterapeuta_id: fx.fisioA });
@@ -118,6 +128,21 @@ describe.each(backends)("drizzle mirror on $name", ({ name, skip }) => {
         corrige_id: null,
         conteudo: "Dor lombar, melhora com alongamento",
         ...stamps,
+      },
+    ]);
+    // bigint in "number" mode: a JS number, not the driver's string.
+    expect(ax).toEqual([
+      {
+        id: ids.anexo,
+        prontuario_id: ids.prontuario,
+        paciente_id: fx.pacB,
+        fisioterapeuta_id: fx.fisioB,
+        nome_arquivo: "laudo.pdf",
+        content_type: "application/pdf",
+        tamanho: 104_857_600,
+        sha256: "a1".repeat(32),
+        r2_key: `anexos/${ids.prontuario}/${ids.anexo}`,
+        created_at: expect.any(Date),
       },
     ]);
     expect(e).toEqual([

@@ -141,6 +141,7 @@ describe.each(backends)("identity and audit on $name", ({ name, skip }) => {
     const queries = [
       "SELECT * FROM consultas",
       "SELECT * FROM prontuarios WHERE paciente_id IS NOT NULL",
+      "SELECT * FROM anexos WHERE paciente_id IS NOT NULL",
       "SELECT * FROM pacientes WHERE status = 'ativo'",
       "SELECT * FROM fisioterapeutas",
     ];

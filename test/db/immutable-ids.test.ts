@@ -157,9 +157,15 @@ describe.each(backends)("immutable ids on $name", ({ name, skip }) => {
           ORDER BY 1`,
       );
       expect(rows).toEqual(
-        ["consultas", "exercicios", "fisioterapeutas", "pacientes", "prescricoes", "prontuarios"].map(
-          (t) => ({ t, guarded: true }),
-        ),
+        [
+          "anexos",
+          "consultas",
+          "exercicios",
+          "fisioterapeutas",
+          "pacientes",
+          "prescricoes",
+          "prontuarios",
+        ].map((t) => ({ t, guarded: true })),
       );
     });
   });

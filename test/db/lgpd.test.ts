@@ -1,7 +1,7 @@
 /**
- * LGPD anonymisation in the database (app.anonimizar_paciente, 0010): admins only, personal data
- * replaced for good (key tables and the search copy too), clinical content and audit kept, and
- * the act itself audited.
+ * LGPD anonymisation in the database (app.anonimizar_paciente, 0010, 0018): admins only, personal
+ * data replaced for good (key tables and the search copy too), clinical content and audit kept
+ * (attachments too, without their file names), and the act itself audited.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { pgError } from "../../db/errors";
@@ -99,6 +99,95 @@ describe.each(backends)("LGPD anonymisation on $name", ({ name, skip }) => {
       },
     ]);
   });
+
+  it.skipIf(skip)(
+    "attachments stay, without their names; nothing else may change or delete them, not even the owner",
+    async () => {
+      const id = await newPaciente(`anexos.${name}@x.br`, "71428793860");
+      const anexos = [crypto.randomUUID(), crypto.randomUUID()];
+      const prontuario = await db.system(async (c) => {
+        const p = await c.query("SELECT id FROM prontuarios WHERE paciente_id = $1", [id]);
+        for (const [i, anexo] of anexos.entries()) {
+          await c.query(
+            `INSERT INTO anexos (id, prontuario_id, paciente_id, fisioterapeuta_id, nome_arquivo, content_type,
+                                 tamanho, sha256, r2_key)
+             VALUES ($1, $2, $3, $4, $5, 'image/png', 1234, repeat('0f', 32), 'anexos/' || $2::uuid || '/' || $1::uuid)`,
+            [anexo, p.rows[0].id, id, fx.fisioA, `raio-x Helena Marques ${i}.png`],
+          );
+        }
+        return p.rows[0].id as string;
+      });
+      const stored = () =>
+        db.system(async (c) => {
+          const r = await c.query(
+            "SELECT id, nome_arquivo, content_type, tamanho::int, sha256, r2_key FROM anexos WHERE paciente_id = $1 ORDER BY id",
+            [id],
+          );
+          return r.rows;
+        });
+      const before = await stored();
+      expect(before.map((r) => r.nome_arquivo).sort()).toEqual([
+        "raio-x Helena Marques 0.png",
+        "raio-x Helena Marques 1.png",
+      ]);
+      const refused = async (stmt: string, noForce = false) => {
+        const err = await db
+          .system(async (c) => {
+            if (noForce) await c.query("ALTER TABLE anexos NO FORCE ROW LEVEL SECURITY");
+            await c.query(stmt, [anexos[0]]);
+          })
+          .catch((e) => e);
+        expect(pgError(err)?.code, stmt).toBe("42501");
+        expect(String(err.message), stmt).toMatch(/append-only/);
+      };
+      // The app role has no UPDATE or DELETE grant, for any role it signs in as.
+      for (const stmt of [
+        "UPDATE anexos SET nome_arquivo = NULL WHERE id = $1",
+        "DELETE FROM anexos WHERE id = $1",
+      ]) {
+        const err = await db
+          .as({ userId: fx.fisioA, role: "fisioterapeuta" }, (sql) => [sql.query(stmt, [anexos[0]])])
+          .catch((e) => e);
+        expect(pgError(err)?.code, stmt).toBe("42501");
+        expect(String(err.message), stmt).toMatch(/permission denied/);
+      }
+      // The owner: not even a name, while the paciente is not anonymised.
+      await refused("UPDATE anexos SET nome_arquivo = NULL WHERE id = $1");
+
+      const [[result]] = (await anonymise(admin, id)) as { ok: boolean }[][];
+      expect(result!.ok).toBe(true);
+      expect(await stored()).toEqual(before.map((r) => ({ ...r, nome_arquivo: null })));
+      // Audited as an update of nome_arquivo (the column, never the value), by the admin.
+      const [audit] = (await db.as(admin, (sql) => [
+        sql`SELECT row_id, actor_id, actor_role, operacao, colunas, to_jsonb(l)::text AS raw FROM audit.log l
+             WHERE tabela = 'anexos' AND row_id = ANY(${anexos}::uuid[]) AND operacao = 'UPDATE' ORDER BY row_id`,
+      ])) as Record<string, unknown>[][];
+      expect(audit!.map(({ raw: _, ...r }) => r)).toEqual(
+        [...anexos].sort().map((row_id) => ({
+          row_id,
+          actor_id: admin.userId,
+          actor_role: "admin",
+          operacao: "UPDATE",
+          colunas: ["nome_arquivo"],
+        })),
+      );
+      for (const r of audit!) expect(String(r.raw)).not.toMatch(/Helena|raio-x/);
+
+      // Afterwards nothing else changes, with RLS lifted too: the trigger holds for the owner.
+      await refused("UPDATE anexos SET nome_arquivo = 'outro.png' WHERE id = $1");
+      await refused("UPDATE anexos SET nome_arquivo = NULL, tamanho = 1 WHERE id = $1", true);
+      await refused("DELETE FROM anexos WHERE id = $1", true);
+      // With the append-only trigger off (an owner's deliberate act), the id still cannot change.
+      const moved = await db
+        .system(async (c) => {
+          await c.query("ALTER TABLE anexos DISABLE TRIGGER anexos_append_only, NO FORCE ROW LEVEL SECURITY");
+          await c.query("UPDATE anexos SET id = gen_random_uuid() WHERE id = $1", [anexos[0]]);
+        })
+        .catch((e) => e);
+      expect(pgError(moved)?.code).toBe("23514");
+      expect(prontuario).toBeTruthy();
+    },
+  );
 
   it.skipIf(skip)("refuses anyone but an admin, and changes nothing", async () => {
     const id = await newPaciente(`naoadmin.${name}@x.br`, "04876199020");

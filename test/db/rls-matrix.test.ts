@@ -1,7 +1,7 @@
 /**
  * The RLS matrix, as the app role over HTTP (neon(), identity first in each transaction batch):
  * admin / own fisioterapeuta / other fisioterapeuta / own paciente / other paciente ×
- * fisioterapeutas / pacientes / consultas / prontuarios / exercicios / prescricoes / audit ×
+ * fisioterapeutas / pacientes / consultas / prontuarios / anexos / exercicios / prescricoes / audit ×
  * select / insert / update / delete, always against rows that belong to paciente A (of
  * fisioterapeuta A): fisioterapeuta A's own row, and for the shared exercicios catalog a fresh entry.
  * A denial is also checked for its cause: RLS (the grant exists) or the missing grant itself.
@@ -22,6 +22,7 @@ type Table =
   | "pacientes"
   | "consultas"
   | "prontuarios"
+  | "anexos"
   | "exercicios"
   | "prescricoes"
   | "audit";
@@ -59,6 +60,14 @@ const EXPECTED: Record<Table, Record<Op, Record<Actor, Outcome>>> = {
     update: { admin: "denied", fisioA: "denied", fisioB: "denied", pacA: "denied", pacB: "denied" },
     delete: { admin: "denied", fisioA: "denied", fisioB: "denied", pacA: "denied", pacB: "denied" },
   },
+  // Attachments follow their prontuario: append-only (no UPDATE/DELETE grant), the paciente's
+  // fisioterapeuta attaches in their own name.
+  anexos: {
+    select: { admin: "ok", fisioA: "ok", fisioB: "none", pacA: "ok", pacB: "none" },
+    insert: { admin: "denied", fisioA: "ok", fisioB: "denied", pacA: "denied", pacB: "denied" },
+    update: { admin: "denied", fisioA: "denied", fisioB: "denied", pacA: "denied", pacB: "denied" },
+    delete: { admin: "denied", fisioA: "denied", fisioB: "denied", pacA: "denied", pacB: "denied" },
+  },
   // The shared catalog: every signed-in role reads it, fisioterapeutas add to it, admins curate it.
   exercicios: {
     select: { admin: "ok", fisioA: "ok", fisioB: "ok", pacA: "ok", pacB: "ok" },
@@ -88,12 +97,14 @@ const EXPECTED: Record<Table, Record<Op, Record<Actor, Outcome>>> = {
 type NameCase =
   | "consultas.insert"
   | "prontuarios.insert"
+  | "anexos.insert"
   | "prescricoes.insert"
   | "consultas.update"
   | "prescricoes.update";
 const IN_NAME_OF: Record<NameCase, { own: Outcome; fisioB: Outcome }> = {
   "consultas.insert": { own: "ok", fisioB: "denied" },
   "prontuarios.insert": { own: "ok", fisioB: "denied" },
+  "anexos.insert": { own: "ok", fisioB: "denied" },
   "prescricoes.insert": { own: "ok", fisioB: "denied" },
   "consultas.update": { own: "ok", fisioB: "denied" },
   "prescricoes.update": { own: "ok", fisioB: "denied" },
@@ -107,6 +118,7 @@ const GRANTED: Record<Table, Op[]> = {
   pacientes: OPS,
   consultas: OPS,
   prontuarios: ["select", "insert"],
+  anexos: ["select", "insert"],
   exercicios: OPS,
   prescricoes: OPS,
   audit: ["select"],
@@ -116,6 +128,7 @@ const RELATION: Record<Table, string> = {
   pacientes: "pacientes",
   consultas: "consultas",
   prontuarios: "prontuarios",
+  anexos: "anexos",
   exercicios: "exercicios",
   prescricoes: "prescricoes",
   audit: "log",
@@ -167,6 +180,19 @@ describe.each(backends)("RLS matrix on $name", ({ name, skip }) => {
         "INSERT INTO prontuarios (paciente_id, fisioterapeuta_id, conteudo) VALUES ($1, $2, 'Evolução') RETURNING id",
         [fx.pacA, fx.fisioA],
       ),
+    // insert: a fresh prontuario of paciente A to attach to; else an attachment of one.
+    anexos: async (op) => {
+      const prontuario = await target.prontuarios(op);
+      if (op === "insert") return prontuario;
+      const id = crypto.randomUUID();
+      return sys(
+        `INSERT INTO anexos (id, prontuario_id, paciente_id, fisioterapeuta_id, nome_arquivo, content_type,
+                             tamanho, sha256, r2_key)
+         VALUES ($1, $2, $3, $4, 'exame.pdf', 'application/pdf', 10, repeat('ab', 32), 'anexos/' || $2::uuid || '/' || $1::uuid)
+         RETURNING id`,
+        [id, prontuario, fx.pacA, fx.fisioA],
+      );
+    },
     exercicios: () =>
       sys("INSERT INTO exercicios (nome, categoria) VALUES ($1, 'mobilidade') RETURNING id", [
         `Alvo ${crypto.randomUUID()}`,
@@ -178,6 +204,16 @@ describe.each(backends)("RLS matrix on $name", ({ name, skip }) => {
         [fx.pacA, exercicio, fx.fisioA],
       ),
     audit: async () => fx.pacA,
+  };
+
+  /** An attachment of prontuario `prontuario` (paciente A's) in `fisio`'s name. */
+  const insertAnexo = (sql: Sql, prontuario: string, fisio: string) => {
+    const id = crypto.randomUUID();
+    return sql`INSERT INTO anexos (id, prontuario_id, paciente_id, fisioterapeuta_id, nome_arquivo, content_type,
+                                   tamanho, sha256, r2_key)
+               VALUES (${id}, ${prontuario}, ${fx.pacA}, ${fisio}, 'laudo.pdf', 'application/pdf', 20,
+                       ${"cd".repeat(32)}, ${`anexos/${prontuario}/${id}`})
+               RETURNING id, fisioterapeuta_id`;
   };
 
   const statement = (t: Table, op: Op, sql: Sql, id: string, actor: Actor) => {
@@ -209,6 +245,10 @@ describe.each(backends)("RLS matrix on $name", ({ name, skip }) => {
                    VALUES (${fx.pacA}, ${fisio}, 'Nota') RETURNING id`;
       case "prontuarios.update":
         return sql`UPDATE prontuarios SET conteudo = 'alterado' WHERE id = ${id} RETURNING id`;
+      case "anexos.insert":
+        return insertAnexo(sql, id, fisio);
+      case "anexos.update":
+        return sql`UPDATE anexos SET nome_arquivo = NULL WHERE id = ${id} RETURNING id`;
       case "exercicios.insert":
         return sql`INSERT INTO exercicios (nome, categoria)
                    VALUES (${`Novo ${crypto.randomUUID()}`}, 'alongamento') RETURNING id`;
@@ -286,6 +326,8 @@ describe.each(backends)("RLS matrix on $name", ({ name, skip }) => {
         case "prontuarios.insert":
           return sql`INSERT INTO prontuarios (paciente_id, fisioterapeuta_id, conteudo)
                      VALUES (${fx.pacA}, ${name}, 'Nota') RETURNING fisioterapeuta_id`;
+        case "anexos.insert":
+          return insertAnexo(sql, id, name);
         case "prescricoes.insert":
           return sql`INSERT INTO prescricoes (paciente_id, exercicio_id, fisioterapeuta_id, series, repeticoes, frequencia)
                      VALUES (${fx.pacA}, ${exercicio}, ${name}, 2, 12, 'diária') RETURNING fisioterapeuta_id`;
@@ -301,7 +343,8 @@ describe.each(backends)("RLS matrix on $name", ({ name, skip }) => {
       for (const who of ["own", "fisioB"] as const) {
         const name = who === "own" ? fx.fisioA : fx.fisioB;
         const table = c.split(".")[0] as Table;
-        const id = await target[table]("update"); // paciente A's row, by fisioterapeuta A
+        // paciente A's row, by fisioterapeuta A (for anexos: the prontuario to attach to)
+        const id = await target[table](table === "anexos" ? "insert" : "update");
         const cell = `${c}.${who}`;
         try {
           const [rows] = (await db.as(auth("fisioA"), (sql) => [write(c, sql, id, name)])) as {
@@ -325,12 +368,13 @@ describe.each(backends)("RLS matrix on $name", ({ name, skip }) => {
       sql`SELECT count(*)::int AS n FROM pacientes`,
       sql`SELECT count(*)::int AS n FROM consultas`,
       sql`SELECT count(*)::int AS n FROM prontuarios`,
+      sql`SELECT count(*)::int AS n FROM anexos`,
       sql`SELECT count(*)::int AS n FROM prescricoes`,
       sql`SELECT count(*)::int AS n FROM audit.log`,
       sql`SELECT count(*)::int AS n FROM exercicios`,
       sql`SELECT count(*)::int AS n FROM fisioterapeutas`,
     ]);
-    expect(results.map((r) => (r as { n: number }[])[0]!.n)).toEqual([0, 0, 0, 0, 0, 0, 0]);
+    expect(results.map((r) => (r as { n: number }[])[0]!.n)).toEqual([0, 0, 0, 0, 0, 0, 0, 0]);
   });
 
   it.skipIf(skip)("prontuarios: append-only even for the owner; corrections are versioned", async () => {

@@ -50,7 +50,7 @@ export async function requestApp(
   app: InProcessApp,
   path: string,
   init: RequestInit = {},
-  env: Record<string, string> = {},
+  env: Record<string, unknown> = {},
 ): Promise<Response> {
   const ctx = executionContext();
   const res = await app.request(path, init, { ...IN_PROCESS_ENV, ...env }, ctx);
@@ -64,7 +64,7 @@ export interface ServedApp {
 }
 
 /** The app on an ephemeral 127.0.0.1 port under Node, with `env` over IN_PROCESS_ENV. */
-export async function serveApp(env: Record<string, string>, opts: AppOptions = {}): Promise<ServedApp> {
+export async function serveApp(env: Record<string, unknown>, opts: AppOptions = {}): Promise<ServedApp> {
   const app = createApp(opts);
   const bindings = { ...IN_PROCESS_ENV, ...env };
   const server = await new Promise<ReturnType<typeof serve>>((resolve) => {

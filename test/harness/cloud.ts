@@ -118,6 +118,8 @@ export function startWorker(vars: Record<string, string>) {
     port: 0,
     vars,
     logLevel: "error",
+    // Bindings' data (the FILES bucket) in a throw-away store: nothing left under .wrangler/state.
+    persist: false,
     // No file watching: tests run one build; a rebuild racing the shutdown makes esbuild deadlock.
     experimental: { disableExperimentalWarning: true, watch: false, disableDevRegistry: true },
   });

@@ -3,6 +3,7 @@ import type { V1Env } from "../context";
 import { registerAlerts } from "./alerts";
 import { registerBackups } from "./backups";
 import { registerBranches } from "./branches";
+import { registerExports } from "./exports";
 import { registerMetrics } from "./metrics";
 import { registerGetMigrationState } from "./migration";
 import { registerReplicas } from "./replicas";
@@ -26,4 +27,5 @@ export function registerOps(app: OpenAPIHono<V1Env>) {
   registerBackups(app);
   registerMetrics(app);
   registerAlerts(app);
+  registerExports(app);
 }

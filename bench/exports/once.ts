@@ -1,0 +1,69 @@
+/**
+ * One export or one restore in a process of its own (bench/exports/run.ts starts it under a V8
+ * heap cap), sampling its memory every 20 ms; prints one JSON line with the figures.
+ *   export:  OWNER_URL, R2_PERSIST, EXPORT_ID
+ *   restore: R2_PERSIST, EXPORT_ID, TARGET_URL
+ */
+import { getPlatformProxy } from "wrangler";
+import { LOCAL } from "../../dev/config";
+import { configureNeonForLocal } from "../../dev/neon/client";
+import { parseExportKey } from "../../jobs/exports/crypto";
+import { exportTables } from "../../jobs/exports/export";
+import { restoreExport } from "../../jobs/exports/restore";
+import { withOwnerLock } from "../../jobs/owner-session";
+import { filesBucket } from "../../jobs/storage/bucket";
+
+const mode = process.argv[2];
+const env = process.env;
+const key = parseExportKey(LOCAL.exportKey.id, LOCAL.exportKey.base64);
+const logger = { info() {}, warn() {}, error() {} };
+
+const peak = { rss: 0, heapUsed: 0, external: 0, arrayBuffers: 0 };
+const sample = () => {
+  const m = process.memoryUsage();
+  for (const k of Object.keys(peak) as (keyof typeof peak)[]) peak[k] = Math.max(peak[k], m[k]);
+};
+const timer = setInterval(sample, 20);
+
+const proxy = await getPlatformProxy<Record<string, unknown>>({
+  configPath: "wrangler.toml",
+  persist: { path: env.R2_PERSIST! },
+});
+const bucket = filesBucket(proxy.env)!;
+// Everything loaded (wrangler's proxy alone holds a few hundred MiB), garbage collected: the
+// figures that count are the peaks over this start.
+(globalThis as { gc?: () => void }).gc?.();
+const baseline = (() => {
+  const m = process.memoryUsage();
+  return { rss: m.rss, heapUsed: m.heapUsed, external: m.external, arrayBuffers: m.arrayBuffers };
+})();
+for (const k of Object.keys(peak) as (keyof typeof peak)[]) peak[k] = baseline[k];
+const t0 = performance.now();
+let out: Record<string, unknown>;
+if (mode === "export") {
+  configureNeonForLocal({ wsProxy: env.NEON_WS_PROXY!, sqlUrl: env.NEON_FETCH_ENDPOINT! });
+  const run = await withOwnerLock({ logger }, env.OWNER_URL!, 1, (client) =>
+    exportTables(client, { bucket, key, id: env.EXPORT_ID!, logger, clock: { now: () => new Date() } }),
+  );
+  if (run.busy) throw new Error("busy");
+  const m = run.value;
+  out = {
+    rows: m.tables.reduce((n, t) => n + t.rows, 0),
+    plainBytes: m.tables.reduce((n, t) => n + t.plain_bytes, 0),
+    objectBytes: m.tables.reduce((n, t) => n + t.object_bytes, 0),
+  };
+} else {
+  const r = await restoreExport({
+    bucket,
+    id: env.EXPORT_ID!,
+    keys: (kid) => (kid === key.id ? key.key : undefined),
+    targetUrl: env.TARGET_URL!,
+    identityKey: LOCAL.identityKey,
+  });
+  out = { rows: r.tables.reduce((n, t) => n + t.rows, 0) };
+}
+const ms = performance.now() - t0;
+clearInterval(timer);
+sample();
+await proxy.dispose();
+console.log(JSON.stringify({ mode, ms, baseline, peak, ...out }));

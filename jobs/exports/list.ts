@@ -1,0 +1,119 @@
+import { type RetentionPolicy, retainByTime } from "../backups/retention";
+import type { FileBucket } from "../storage/bucket";
+import { readHeader } from "./crypto";
+import { readManifest } from "./export";
+import { EXPORTS_PREFIX, exportTime, type Manifest, manifestKey } from "./manifest";
+
+export interface ExportSummary {
+  id: string;
+  created_at: string;
+  /** complete: its manifest is there; incomplete: a run that failed or is still going. */
+  status: "complete" | "incomplete";
+  /** From the manifest object's header (readable without the key). */
+  key_id: string | null;
+  objects: number;
+  bytes: number;
+  /** From the decrypted manifest; null when incomplete or the key is not this worker's. */
+  manifest:
+    | (Pick<Manifest, "schema_version" | "started_at" | "finished_at"> & {
+        tables: number;
+        rows: number;
+      })
+    | null;
+}
+
+/** Every export folder in the bucket (ids only), oldest first. */
+export async function exportIds(bucket: FileBucket): Promise<string[]> {
+  const ids: string[] = [];
+  let cursor: string | undefined;
+  do {
+    const page = await bucket.list({ prefix: EXPORTS_PREFIX, delimiter: "/", cursor });
+    for (const p of page.delimitedPrefixes) {
+      const id = p.slice(EXPORTS_PREFIX.length).replace(/\/$/, "");
+      if (exportTime(id)) ids.push(id);
+    }
+    cursor = page.truncated ? page.cursor : undefined;
+  } while (cursor);
+  return ids.sort();
+}
+
+async function objectsOf(bucket: FileBucket, id: string): Promise<{ key: string; size: number }[]> {
+  const out: { key: string; size: number }[] = [];
+  let cursor: string | undefined;
+  do {
+    const page = await bucket.list({ prefix: `${EXPORTS_PREFIX}${id}/`, cursor });
+    out.push(...page.objects.map((o) => ({ key: o.key, size: o.size })));
+    cursor = page.truncated ? page.cursor : undefined;
+  } while (cursor);
+  return out;
+}
+
+/** The exports in the bucket, newest first, with what their manifests say when `keys` open them. */
+export async function listExports(
+  bucket: FileBucket,
+  keys: (kid: string) => Uint8Array | undefined,
+): Promise<ExportSummary[]> {
+  const ids = (await exportIds(bucket)).reverse();
+  return Promise.all(
+    ids.map(async (id): Promise<ExportSummary> => {
+      const objects = await objectsOf(bucket, id);
+      const manifestObject = await bucket.get(manifestKey(id));
+      let keyId: string | null = null;
+      let manifest: Manifest | null = null;
+      if (manifestObject) {
+        const head = new Uint8Array(await manifestObject.arrayBuffer());
+        keyId = readHeader(head)?.header.kid ?? null;
+        if (keyId && keys(keyId)) manifest = await readManifest(bucket, keys, id);
+      }
+      return {
+        id,
+        created_at: exportTime(id)!.toISOString(),
+        status: manifestObject ? "complete" : "incomplete",
+        key_id: keyId,
+        objects: objects.length,
+        bytes: objects.reduce((n, o) => n + o.size, 0),
+        manifest: manifest && {
+          schema_version: manifest.schema_version,
+          started_at: manifest.started_at,
+          finished_at: manifest.finished_at,
+          tables: manifest.tables.length,
+          rows: manifest.tables.reduce((n, t) => n + t.rows, 0),
+        },
+      };
+    }),
+  );
+}
+
+/** Incomplete exports older than this are a failed run's leftovers. */
+const INCOMPLETE_GRACE_MS = 24 * 3600_000;
+
+/**
+ * Retention, as for backup branches (jobs/backups/retention.ts): of the complete exports, the
+ * newest of each of the last `daily` days and `weekly` ISO weeks stay; the rest, and incomplete
+ * exports a day old, are deleted object by object. Returns the ids deleted.
+ */
+export async function applyExportRetention(
+  bucket: FileBucket,
+  policy: RetentionPolicy,
+  now: Date,
+): Promise<string[]> {
+  const ids = await exportIds(bucket);
+  const complete: string[] = [];
+  const stale: string[] = [];
+  for (const id of ids) {
+    if (await bucket.head(manifestKey(id))) complete.push(id);
+    else if (now.getTime() - exportTime(id)!.getTime() > INCOMPLETE_GRACE_MS) stale.push(id);
+  }
+  const plan = retainByTime(
+    complete.map((id) => ({ name: id, at: exportTime(id) })),
+    policy,
+  );
+  const victims = [...plan.delete, ...stale];
+  for (const id of victims) {
+    // The manifest first: a half-deleted export then reads as incomplete, never as restorable.
+    await bucket.delete(manifestKey(id));
+    const keys = (await objectsOf(bucket, id)).map((o) => o.key);
+    for (let i = 0; i < keys.length; i += 1000) await bucket.delete(keys.slice(i, i + 1000));
+  }
+  return victims;
+}
