@@ -1,12 +1,17 @@
 /**
  * `npm run bench:export`: the encrypted export's memory and speed as the data grows, on the
- * machine's PostgreSQL behind the local Neon endpoint, to miniflare's R2 (persisted in a temporary
- * directory). A migrated database, seeded with `--pacientes` (default 500), gets generated
- * prontuarios (about 640 bytes of barely compressible text each) grown to each of `--sizes`
- * (MiB of COPY output, default 64,256,1024); at each size one export runs in a process of its own
- * under a V8 heap cap (`--heap`, default 128 MiB) and reports its peak memory (RSS, heap, array
- * buffers) and time. The largest export is then restored into an empty database (same cap),
- * which verifies every count and checksum. Writes bench/results/exports.{json,md}.
+ * machine's PostgreSQL behind the local Neon endpoint. A migrated database, seeded with
+ * `--pacientes` (default 500), gets generated prontuarios (about 640 bytes of barely compressible
+ * text each) grown to each of `--sizes` (MiB of COPY output, default 64,256,1024). At each size
+ * the export runs twice, each time in a process of its own that reports its peak memory (RSS,
+ * heap, array buffers: sampled every 20 ms, as growth over its start), its CPU time and its wall
+ * time:
+ *   - to miniflare's R2 (persisted in a temporary directory), under a `--heap` V8 cap (default
+ *     512 MiB: wrangler's R2 proxy alone holds about 150 MiB of heap in that process);
+ *   - to files through a multipart sink, without wrangler in the process, under a 128 MiB V8
+ *     heap cap: a Worker's memory limit.
+ * The largest R2 export is then restored into an empty database (every count and checksum
+ * verified). Writes bench/results/exports.{json,md}.
  */
 import { execFile } from "node:child_process";
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
@@ -33,10 +38,15 @@ const sizes = values.sizes.split(",").map(Number);
 const heapMiB = Number(values.heap);
 const MiB = 1 << 20;
 const mib = (n: number) => Math.round(n / MiB);
+const growth = (x: Once, k: string) => mib(x.peak[k]! - x.baseline[k]!);
+const grew = (x: Once) =>
+  `peak growth: RSS +${growth(x, "rss")} MiB (from ${mib(x.baseline.rss!)}), heap +${growth(x, "heapUsed")} MiB, ` +
+  `array buffers +${growth(x, "arrayBuffers")} MiB, external +${growth(x, "external")} MiB`;
 
 interface Once {
   mode: string;
   ms: number;
+  cpuMs: number;
   baseline: Record<string, number>;
   peak: Record<string, number>;
   rows: number;
@@ -44,11 +54,11 @@ interface Once {
   objectBytes?: number;
 }
 
-async function once(mode: "export" | "restore", env: Record<string, string>): Promise<Once> {
+async function once(mode: "export" | "restore", env: Record<string, string>, heap = heapMiB): Promise<Once> {
   const { stdout } = await promisify(execFile)(
     process.execPath,
     // In this process (not tsx's CLI, which would start another): the cap applies to the run.
-    [`--max-old-space-size=${heapMiB}`, "--expose-gc", "--import", "tsx", "bench/exports/once.ts", mode],
+    [`--max-old-space-size=${heap}`, "--expose-gc", "--import", "tsx", "bench/exports/once.ts", mode],
     { env: { ...process.env, ...env }, timeout: 30 * 60_000, maxBuffer: 1 << 20 },
   );
   return JSON.parse(stdout.trim().split("\n").at(-1)!);
@@ -62,7 +72,8 @@ configureNeonForLocal(endpoint);
 const ownerUrl = endpoint.connectionString("fisioflow_owner", database);
 const direct = new URL(ADMIN_URL);
 direct.pathname = `/${database}`;
-const rows: (Once & { sizeMiB: number })[] = [];
+const rows: (Once & { sizeMiB: number; disk: Once })[] = [];
+const sinkRoot = mkdtempSync(join(os.tmpdir(), "export-bench-sink-"));
 let restore: Once | null = null;
 try {
   await migrate(ownerUrl, { neon: true, identityKey: LOCAL.identityKey });
@@ -97,19 +108,24 @@ try {
       }
       await db.query("VACUUM ANALYZE public.prontuarios");
       const id = exportId(new Date(Date.UTC(2026, 0, 1, 0, 0, rows.length)));
-      const r = await once("export", {
+      const common = {
         OWNER_URL: ownerUrl,
         NEON_WS_PROXY: endpoint.wsProxy,
         NEON_FETCH_ENDPOINT: endpoint.sqlUrl,
-        R2_PERSIST: persist,
         EXPORT_ID: id,
-      });
-      rows.push({ ...r, sizeMiB: size });
-      console.log(
-        `export ${size} MiB: ${mib(r.plainBytes!)} MiB of COPY text -> ${mib(r.objectBytes!)} MiB in R2, ` +
-          `${(r.ms / 1000).toFixed(1)} s, peak RSS ${mib(r.peak.rss!)} MiB (start ${mib(r.baseline.rss!)}), ` +
-          `heap ${mib(r.peak.heapUsed!)} MiB, array buffers ${mib(r.peak.arrayBuffers!)} MiB`,
-      );
+      };
+      const r = await once("export", { ...common, R2_PERSIST: persist });
+      const disk = await once("export", { ...common, SINK_DIR: sinkRoot }, 128);
+      rmSync(join(sinkRoot, "exports"), { recursive: true, force: true });
+      rows.push({ ...r, sizeMiB: size, disk });
+      for (const [where, x] of [
+        ["R2", r],
+        ["disk, 128 MiB heap cap", disk],
+      ] as const)
+        console.log(
+          `export ${size} MiB to ${where}: ${mib(x.plainBytes!)} MiB of COPY text -> ${mib(x.objectBytes!)} MiB, ` +
+            `${(x.ms / 1000).toFixed(1)} s (CPU ${(x.cpuMs / 1000).toFixed(1)} s), ${grew(x)}`,
+        );
     }
   } finally {
     await db.end();
@@ -128,36 +144,35 @@ try {
     TARGET_URL: targetUrl.toString(),
   });
   console.log(
-    `restore ${sizes.at(-1)} MiB: ${restore.rows} rows verified in ${(restore.ms / 1000).toFixed(1)} s, ` +
-      `peak RSS ${mib(restore.peak.rss!)} MiB (start ${mib(restore.baseline.rss!)}), heap ${mib(restore.peak.heapUsed!)} MiB, ` +
-      `array buffers ${mib(restore.peak.arrayBuffers!)} MiB, external ${mib(restore.peak.external!)} MiB`,
+    `restore ${sizes.at(-1)} MiB: ${restore.rows} rows verified in ${(restore.ms / 1000).toFixed(1)} s ` +
+      `(CPU ${(restore.cpuMs / 1000).toFixed(1)} s), ${grew(restore)}`,
   );
 } finally {
   await endpoint.close().catch(() => {});
   await admin(`DROP DATABASE IF EXISTS "${database}" WITH (FORCE)`).catch(() => {});
   await admin(`DROP DATABASE IF EXISTS "${target}" WITH (FORCE)`).catch(() => {});
   rmSync(persist, { recursive: true, force: true });
+  rmSync(sinkRoot, { recursive: true, force: true });
 }
 
 const machine = `${os.cpus().length} cores, ${Math.round(os.totalmem() / 2 ** 30)} GiB, Node ${process.version}`;
-const first = rows[0]!;
 const md = [
   "# Encrypted export: memory and speed as the data grows",
   "",
-  `\`npm run bench:export\` (bench/exports/run.ts), ${new Date().toISOString().slice(0, 10)}, ${machine}; PostgreSQL 15 behind the local Neon endpoint (WebSocket), miniflare's R2 (workerd, its own process); each run in a process of its own with \`--max-old-space-size=${heapMiB}\`.`,
+  `\`npm run bench:export\` (bench/exports/run.ts), ${new Date().toISOString().slice(0, 10)}, ${machine}; PostgreSQL 15 behind the local Neon endpoint (WebSocket). Each export runs in a process of its own, measured from its start (everything loaded, garbage collected): to miniflare's R2 (workerd, another process) under a ${heapMiB} MiB V8 heap cap (wrangler's proxy needs it), and to files through a multipart sink without wrangler under a 128 MiB cap, a Worker's limit. Peaks are growth over the start; CPU is this process's (user + system), not PostgreSQL's or R2's.`,
   "",
-  "| COPY text | rows | in R2 (gzip + AES-GCM) | time | MiB/s | peak RSS | peak heap | peak array buffers | RSS vs smallest |",
-  "|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+  "| COPY text | rows | stored (gzip + AES-GCM) | to R2: time · CPU | RSS · heap · array buffers growth | to disk (128 MiB cap): time · CPU | RSS · heap · array buffers growth |",
+  "|---:|---:|---:|---:|---:|---:|---:|",
   ...rows.map(
     (r) =>
-      `| ${mib(r.plainBytes!)} MiB | ${r.rows} | ${mib(r.objectBytes!)} MiB | ${(r.ms / 1000).toFixed(1)} s | ${(r.plainBytes! / MiB / (r.ms / 1000)).toFixed(1)} | ${mib(r.peak.rss!)} MiB | ${mib(r.peak.heapUsed!)} MiB | ${mib(r.peak.arrayBuffers!)} MiB | ${(r.peak.rss! / first.peak.rss!).toFixed(2)}× |`,
+      `| ${mib(r.plainBytes!)} MiB | ${r.rows} | ${mib(r.objectBytes!)} MiB | ${(r.ms / 1000).toFixed(1)} s · ${(r.cpuMs / 1000).toFixed(1)} s | +${growth(r, "rss")} · +${growth(r, "heapUsed")} · +${growth(r, "arrayBuffers")} MiB | ${(r.disk.ms / 1000).toFixed(1)} s · ${(r.disk.cpuMs / 1000).toFixed(1)} s | +${growth(r.disk, "rss")} · +${growth(r.disk, "heapUsed")} · +${growth(r.disk, "arrayBuffers")} MiB |`,
   ),
   "",
   restore
-    ? `Restore of the largest into an empty database (migrations, one transaction, every table's count and SHA-256 verified): ${restore.rows} rows in ${(restore.ms / 1000).toFixed(1)} s, peak RSS ${mib(restore.peak.rss!)} MiB (start ${mib(restore.baseline.rss!)}), peak heap ${mib(restore.peak.heapUsed!)} MiB, array buffers ${mib(restore.peak.arrayBuffers!)} MiB, external ${mib(restore.peak.external!)} MiB. The restore's heap and array buffers stay flat as the data grows; its V8 "external" memory and so its RSS do not (not traced yet: the decompression alone stays flat; the restore runs on an operator's machine, not in a Worker).`
+    ? `Restore of the largest into an empty database (migrations, one transaction, every table's count and SHA-256 verified), from R2: ${restore.rows} rows in ${(restore.ms / 1000).toFixed(1)} s (CPU ${(restore.cpuMs / 1000).toFixed(1)} s); ${grew(restore)}.`
     : "",
   "",
-  "Memory is bounded by one COPY page (about 4 MiB of text), one 1 MiB encryption segment and one 8 MiB multipart part, whatever the table's size: the peaks stay flat while the data grows 16-fold. The time is the whole pipeline (WebSocket COPY pages, SHA-256, gzip, AES-GCM, the R2 proxy's HTTP hop to workerd) on 2 shared cores.",
+  "The export holds one COPY page (about 4 MiB of text, 64 MiB at most), one 1 MiB encryption segment and one 8 MiB multipart part at a time, whatever the table's size: its memory stays flat while the data grows 16-fold, and it runs under a Worker's 128 MiB heap. The time is the whole pipeline (WebSocket COPY pages, SHA-256, gzip, AES-GCM, and for R2 the proxy's HTTP hop to workerd) on 2 shared cores.",
   "",
 ].join("\n");
 mkdirSync("bench/results", { recursive: true });

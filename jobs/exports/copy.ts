@@ -23,20 +23,31 @@ interface PgConnection {
 class CopyOut {
   readonly chunks: Uint8Array[] = [];
   bytes = 0;
-  private error: Error | null = null;
+  private settled = false;
   private settle!: { resolve: (v: Uint8Array[]) => void; reject: (e: Error) => void };
   readonly done = new Promise<Uint8Array[]>((resolve, reject) => {
     this.settle = { resolve, reject };
   });
-  constructor(readonly text: string) {}
+  constructor(
+    readonly text: string,
+    /** More output than this fails the page (one enormous row would otherwise fill memory). */
+    private readonly maxBytes: number,
+  ) {}
   submit(connection: PgConnection) {
     connection.query(this.text);
   }
   handleCopyData(msg: { chunk: Uint8Array }) {
     // The parser reuses its buffer: keep a copy, not a view (Buffer#slice would be a view).
+    if (this.settled) return;
     const copy = new Uint8Array(msg.chunk);
     this.chunks.push(copy);
     this.bytes += copy.length;
+    if (this.bytes > this.maxBytes) {
+      this.chunks.length = 0;
+      this.handleError(
+        new Error(`a COPY page passed ${this.maxBytes} bytes: rows too wide to export in pages`),
+      );
+    }
   }
   handleCopyInResponse(connection: PgConnection) {
     connection.sendCopyFail("not a COPY TO statement");
@@ -46,18 +57,32 @@ class CopyOut {
   handleCommandComplete() {}
   handleEmptyQuery() {}
   handlePortalSuspended() {}
+  /**
+   * At once: the client calls this without a ReadyForQuery after it (an ErrorResponse clears the
+   * active query first; a lost connection only errors the queued queries).
+   */
   handleError(err: Error) {
-    this.error = err;
+    if (this.settled) return;
+    this.settled = true;
+    this.settle.reject(err);
   }
   handleReadyForQuery() {
-    if (this.error) this.settle.reject(this.error);
-    else this.settle.resolve(this.chunks);
+    if (this.settled) return;
+    this.settled = true;
+    this.settle.resolve(this.chunks);
   }
 }
 
+/** A page's hard ceiling, whatever the page size asked for. */
+export const MAX_PAGE_BYTES = 64 << 20;
+
 /** Runs one `COPY (...) TO STDOUT` and returns its output's chunks. */
-export async function copyOut(client: CopyClient, text: string): Promise<Uint8Array[]> {
-  const q = new CopyOut(text);
+export async function copyOut(
+  client: CopyClient,
+  text: string,
+  maxBytes = MAX_PAGE_BYTES,
+): Promise<Uint8Array[]> {
+  const q = new CopyOut(text, maxBytes);
   (client as unknown as { query(q: unknown): void }).query(q);
   return q.done;
 }
@@ -77,14 +102,35 @@ export const qualified = (t: Pick<TableSpec, "schema" | "table">) => `${qi(t.sch
 /** A string literal (standard_conforming_strings is on in the export's session). */
 const literal = (v: string) => `'${v.replace(/'/g, "''")}'`;
 
+const COLLATABLE = /^(text|citext|name|character varying(\(\d+\))?|character(\(\d+\))?)$/;
+const JSON_TYPE = /^jsonb?$/;
+
+/**
+ * A key column as it is ordered: text in the "C" collation and JSON by its text, so the order
+ * (and with it the checksum) is the same on a target whose default collation or ICU/libc version
+ * differs from the source's. Other key types (uuid, integers, timestamps, enums) order alike
+ * everywhere.
+ */
+function keyExpr(column: string, type: string): string {
+  if (JSON_TYPE.test(type)) return `${qi(column)}::text COLLATE "C"`;
+  if (COLLATABLE.test(type)) return `${qi(column)} COLLATE "C"`;
+  return qi(column);
+}
+
+function keyLiteral(value: string, type: string): string {
+  if (JSON_TYPE.test(type)) return `${literal(value)}::${type}::text COLLATE "C"`;
+  if (COLLATABLE.test(type)) return `${literal(value)} COLLATE "C"`;
+  return `${literal(value)}::${type}`;
+}
+
 /** The SELECT both the export and the restore's verification run: same columns, same order. */
 export function orderedSelect(t: TableSpec, after?: string[], limit?: number): string {
   const cols = t.columns.map(qi).join(", ");
-  const pk = t.primaryKey.map(qi).join(", ");
+  const key = t.primaryKey.map((c, i) => keyExpr(c, t.primaryKeyTypes[i]!)).join(", ");
   const where = after
-    ? ` WHERE (${pk}) > (${after.map((v, i) => `${literal(v)}::${t.primaryKeyTypes[i]}`).join(", ")})`
+    ? ` WHERE (${key}) > (${after.map((v, i) => keyLiteral(v, t.primaryKeyTypes[i]!)).join(", ")})`
     : "";
-  return `SELECT ${cols} FROM ${qualified(t)}${where} ORDER BY ${pk}${limit ? ` LIMIT ${limit}` : ""}`;
+  return `SELECT ${cols} FROM ${qualified(t)}${where} ORDER BY ${key}${limit ? ` LIMIT ${limit}` : ""}`;
 }
 
 const NEWLINE = 0x0a;
@@ -140,7 +186,9 @@ export async function* copyTable(
     throw new Error(`${qualified(t)} has no primary key: it cannot be exported in pages`);
   const pkAt = t.primaryKey.map((c) => t.columns.indexOf(c));
   if (pkAt.some((i) => i < 0)) throw new Error(`${qualified(t)}: a primary key column is generated`);
-  let limit = 1000;
+  // Small first, then at most doubling: a run of wide rows after narrow ones cannot make one
+  // page many times pageBytes (and MAX_PAGE_BYTES stops a page that still would).
+  let limit = 100;
   let after: string[] | undefined;
   for (;;) {
     const chunks = await copyOut(client, `COPY (${orderedSelect(t, after, limit)}) TO STDOUT`);
@@ -155,27 +203,36 @@ export async function* copyTable(
       if (v === null) throw new Error(`${qualified(t)}: a primary key value is NULL`);
       return v;
     });
-    limit = Math.max(1, Math.min(100_000, Math.round((limit * pageBytes) / bytes)));
+    limit = Math.max(1, Math.min(100_000, limit * 2, Math.round((limit * pageBytes) / bytes)));
   }
 }
 
 /**
  * The tables an export holds: every table (partitioned parents, not their partitions) outside the
- * system schemas, `private` (keys: the restore's migrations make its own) and ops._migrations (the
- * migrations ledger, the restore's migrate writes it). Parents before children (foreign keys), so
- * the restore can load them in this order.
+ * system schemas but private.chaves_identidade (keys: the restore's migrations install the
+ * worker's) and ops._migrations (the ledger the restore's migrate writes). The rest of `private`
+ * is data (the email, CPF and agenda keys, the search index) and goes too. Parents before children
+ * (foreign keys), so the restore can load them in this order. `hidden` flags a table whose
+ * forced RLS has no SELECT policy for the exporting role at all: its rows would silently not be
+ * exported, so the export refuses it.
  */
 export const TABLES_SQL = `
 WITH t AS (
-  SELECT c.oid, n.nspname AS schema, c.relname AS "table"
+  SELECT c.oid, n.nspname AS schema, c.relname AS "table",
+         c.relrowsecurity AND c.relforcerowsecurity AND NOT EXISTS (
+           SELECT 1 FROM pg_policy p
+            WHERE p.polrelid = c.oid AND p.polcmd IN ('r', '*') AND p.polpermissive
+              AND (p.polroles @> ARRAY[0::oid] OR p.polroles @> ARRAY[(SELECT oid FROM pg_roles WHERE rolname = current_user)])
+         ) AS hidden
     FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
    WHERE c.relkind IN ('r', 'p') AND NOT c.relispartition
-     AND n.nspname NOT IN ('pg_catalog', 'information_schema', 'private', 'pg_toast')
+     AND n.nspname NOT IN ('pg_catalog', 'information_schema', 'pg_toast')
      AND n.nspname NOT LIKE 'pg_temp%' AND n.nspname NOT LIKE 'pg_toast_temp%'
      AND NOT (n.nspname = 'ops' AND c.relname = '_migrations')
+     AND NOT (n.nspname = 'private' AND c.relname = 'chaves_identidade')
      AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.objid = c.oid AND d.deptype = 'e')
 )
-SELECT t.schema, t."table",
+SELECT t.schema, t."table", t.hidden,
        (SELECT array_agg(a.attname::text ORDER BY a.attnum) FROM pg_attribute a
          WHERE a.attrelid = t.oid AND a.attnum > 0 AND NOT a.attisdropped AND a.attgenerated = '') AS columns,
        (SELECT array_agg(a.attname::text ORDER BY k.ord) FROM pg_constraint p
@@ -195,6 +252,10 @@ SELECT t.schema, t."table",
 export function tableSpecs(rows: Record<string, unknown>[]): TableSpec[] {
   const specs = new Map<string, TableSpec & { refs: string[] }>();
   for (const r of rows) {
+    if (r.hidden === true || r.hidden === "t")
+      throw new Error(
+        `${r.schema}.${r.table} forces row level security with no SELECT policy for the exporting role: its rows would be left out`,
+      );
     const s = {
       schema: String(r.schema),
       table: String(r.table),

@@ -44,19 +44,20 @@ export const exportsJob = defineJob({
       return { status: "skipped", reason: "export already complete", id };
 
     const key = ctx.exportKey;
-    const run = await withOwnerLock(ctx, ctx.ownerUrl, LOCK_KEY, (client) =>
-      exportTables(client, {
+    const run = await withOwnerLock(ctx, ctx.ownerUrl, LOCK_KEY, async (client) => {
+      const manifest = await exportTables(client, {
         bucket,
         key,
         id,
         logger: ctx.logger,
         clock: ctx.clock,
         pageBytes: payload.page_bytes,
-      }),
-    );
+      });
+      // Still under the lock: no other run is writing while retention decides.
+      return { manifest, deleted: await applyExportRetention(bucket, policy, now) };
+    });
     if (run.busy) return { status: "skipped", reason: "another export is running" };
-    const manifest = run.value;
-    const deleted = await applyExportRetention(bucket, policy, now);
+    const { manifest, deleted } = run.value;
     const rows = manifest.tables.reduce((n, t) => n + t.rows, 0);
     const bytes = manifest.tables.reduce((n, t) => n + t.object_bytes, 0);
     ctx.logger.info("export_done", {

@@ -1,14 +1,18 @@
 import { type RetentionPolicy, retainByTime } from "../backups/retention";
 import type { FileBucket } from "../storage/bucket";
 import { readHeader } from "./crypto";
-import { readManifest } from "./export";
+import { openManifest } from "./export";
 import { EXPORTS_PREFIX, exportTime, type Manifest, manifestKey } from "./manifest";
 
 export interface ExportSummary {
   id: string;
   created_at: string;
-  /** complete: its manifest is there; incomplete: a run that failed or is still going. */
-  status: "complete" | "incomplete";
+  /**
+   * complete: its manifest is there and opens (or is under another key); incomplete: a run that
+   * failed or is still going; unreadable: its manifest does not decrypt or parse with the key
+   * of that id (tampered, or the key was changed under the same id).
+   */
+  status: "complete" | "incomplete" | "unreadable";
   /** From the manifest object's header (readable without the key). */
   key_id: string | null;
   objects: number;
@@ -37,12 +41,15 @@ export async function exportIds(bucket: FileBucket): Promise<string[]> {
   return ids.sort();
 }
 
-async function objectsOf(bucket: FileBucket, id: string): Promise<{ key: string; size: number }[]> {
-  const out: { key: string; size: number }[] = [];
+async function objectsOf(
+  bucket: FileBucket,
+  id: string,
+): Promise<{ key: string; size: number; uploaded: Date }[]> {
+  const out: { key: string; size: number; uploaded: Date }[] = [];
   let cursor: string | undefined;
   do {
     const page = await bucket.list({ prefix: `${EXPORTS_PREFIX}${id}/`, cursor });
-    out.push(...page.objects.map((o) => ({ key: o.key, size: o.size })));
+    out.push(...page.objects.map((o) => ({ key: o.key, size: o.size, uploaded: new Date(o.uploaded) })));
     cursor = page.truncated ? page.cursor : undefined;
   } while (cursor);
   return out;
@@ -60,15 +67,21 @@ export async function listExports(
       const manifestObject = await bucket.get(manifestKey(id));
       let keyId: string | null = null;
       let manifest: Manifest | null = null;
+      let unreadable = false;
       if (manifestObject) {
-        const head = new Uint8Array(await manifestObject.arrayBuffer());
-        keyId = readHeader(head)?.header.kid ?? null;
-        if (keyId && keys(keyId)) manifest = await readManifest(bucket, keys, id);
+        // One download: the header says the key id, the same bytes then decrypt.
+        const sealed = new Uint8Array(await manifestObject.arrayBuffer());
+        try {
+          keyId = readHeader(sealed)?.header.kid ?? null;
+          if (keyId && keys(keyId)) manifest = await openManifest(sealed, keys, id);
+        } catch {
+          unreadable = true;
+        }
       }
       return {
         id,
         created_at: exportTime(id)!.toISOString(),
-        status: manifestObject ? "complete" : "incomplete",
+        status: unreadable ? "unreadable" : manifestObject ? "complete" : "incomplete",
         key_id: keyId,
         objects: objects.length,
         bytes: objects.reduce((n, o) => n + o.size, 0),
@@ -84,7 +97,7 @@ export async function listExports(
   );
 }
 
-/** Incomplete exports older than this are a failed run's leftovers. */
+/** Incomplete exports whose last object is older than this are a failed run's leftovers. */
 const INCOMPLETE_GRACE_MS = 24 * 3600_000;
 
 /**
@@ -102,7 +115,12 @@ export async function applyExportRetention(
   const stale: string[] = [];
   for (const id of ids) {
     if (await bucket.head(manifestKey(id))) complete.push(id);
-    else if (now.getTime() - exportTime(id)!.getTime() > INCOMPLETE_GRACE_MS) stale.push(id);
+    else {
+      // By when its objects were written, not by its name: a run for an old slot (a replay, a
+      // backfill) may be writing right now.
+      const last = Math.max(0, ...(await objectsOf(bucket, id)).map((o) => o.uploaded.getTime()));
+      if (now.getTime() - last > INCOMPLETE_GRACE_MS) stale.push(id);
+    }
   }
   const plan = retainByTime(
     complete.map((id) => ({ name: id, at: exportTime(id) })),

@@ -43,6 +43,20 @@ export class RestoreError extends Error {
   override name = "RestoreError";
 }
 
+/** Each table's forced RLS and its user triggers' states (tgenabled: O, D, R, A). */
+const STATE_SQL = `
+SELECT c.oid::regclass::text AS rel, c.relforcerowsecurity AS forced,
+       coalesce((SELECT json_agg(json_build_object('name', g.tgname, 'enabled', g.tgenabled))
+                   FROM pg_trigger g WHERE g.tgrelid = c.oid AND NOT g.tgisinternal), '[]') AS triggers
+  FROM pg_class c WHERE c.oid = ANY($1::regclass[])`;
+
+const TRIGGER_STATE: Record<string, string> = {
+  O: "ENABLE",
+  D: "DISABLE",
+  R: "ENABLE REPLICA",
+  A: "ENABLE ALWAYS",
+};
+
 /** Schemas an export's tables live in: any table there means the target is not empty. */
 const NOT_EMPTY_SQL = `
 SELECT count(*)::int AS n FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
@@ -88,7 +102,14 @@ export async function restoreExport(o: RestoreOptions): Promise<RestoreReport> {
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
-    return { manifest, tables: await load(client, manifest, o, log) };
+    try {
+      return { manifest, tables: await load(client, manifest, o, log) };
+    } catch (err) {
+      const e = err as Error;
+      throw new RestoreError(
+        `${e.message} (the target keeps only the schema the restore migrated, no exported row: drop it and create it again before another try)`,
+      );
+    }
   } finally {
     await client.end().catch(() => {});
   }
@@ -105,6 +126,10 @@ async function load(
   try {
     await client.query(setCopySettingsSql(manifest.settings));
     const all = manifest.tables.map((t) => qualified(t)).join(", ");
+    // How RLS and the user triggers stand before the load changes them, to put back exactly.
+    const state = await client.query(STATE_SQL, [
+      manifest.tables.map((t) => `${qi(t.schema)}.${qi(t.table)}`),
+    ]);
     for (const t of manifest.tables) {
       // Loading restores rows as they were: no audit rows for the load, no versioning, no
       // append-only guard; RLS is the owner's own (FORCE is put back before the commit).
@@ -129,15 +154,13 @@ async function load(
       log(`${t.schema}.${t.table}: ${check.rows} rows, checksum equal (${Date.now() - started} ms)`);
     }
     for (const t of manifest.tables) await resetSequences(client, t);
-    const forced = await client.query(
-      `SELECT n.nspname AS schema, c.relname AS "table", c.relforcerowsecurity AS forced
-         FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.relrowsecurity`,
-    );
-    const wasForced = new Set(forced.rows.map((r) => `${r.schema}.${r.table}`));
-    for (const t of manifest.tables)
-      await client.query(
-        `ALTER TABLE ${qualified(t)} ENABLE TRIGGER USER${wasForced.has(`${t.schema}.${t.table}`) ? ", FORCE ROW LEVEL SECURITY" : ""}`,
+    for (const r of state.rows) {
+      const actions = (r.triggers as { name: string; enabled: string }[]).map(
+        (g) => `${TRIGGER_STATE[g.enabled] ?? "ENABLE"} TRIGGER ${qi(g.name)}`,
       );
+      if (r.forced) actions.push("FORCE ROW LEVEL SECURITY");
+      if (actions.length) await client.query(`ALTER TABLE ${r.rel} ${actions.join(", ")}`);
+    }
     await client.query("COMMIT");
     return report;
   } catch (err) {

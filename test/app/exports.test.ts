@@ -11,11 +11,14 @@ import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { promisify } from "node:util";
+import { Pool } from "@neondatabase/serverless";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { openClient } from "../../db/owner-client";
 import { seed } from "../../db/seed";
 import { LOCAL } from "../../dev/config";
+import { configureNeonForLocal } from "../../dev/neon/client";
 import { createApp } from "../../functions/app";
+import { copyOut, TABLES_SQL, tableSpecs } from "../../jobs/exports/copy";
 import { parseExportKey } from "../../jobs/exports/crypto";
 import { readManifest } from "../../jobs/exports/export";
 import { exportsJob } from "../../jobs/exports/index";
@@ -58,6 +61,24 @@ async function countsOf(url: string, tables: { schema: string; table: string }[]
   }
 }
 
+/** Each table's forced RLS and its user triggers' states, by name. */
+async function securityState(url: string) {
+  const { client, close } = await openClient(url, false);
+  try {
+    const { rows } = await client.query(
+      `SELECT n.nspname || '.' || c.relname AS rel, c.relforcerowsecurity AS forced,
+              coalesce((SELECT string_agg(g.tgname || ':' || g.tgenabled::text, ',' ORDER BY g.tgname)
+                          FROM pg_trigger g WHERE g.tgrelid = c.oid AND NOT g.tgisinternal), '') AS triggers
+         FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+        WHERE c.relkind IN ('r', 'p') AND n.nspname IN ('public', 'audit', 'analytics', 'migration', 'private')
+        ORDER BY 1`,
+    );
+    return rows;
+  } finally {
+    await close();
+  }
+}
+
 async function bytesOf(bucket: FileBucket, key: string) {
   const o = await bucket.get(key);
   return new Uint8Array(await o!.arrayBuffer());
@@ -70,6 +91,8 @@ describe.each(backends)("encrypted exports on $name", ({ name, skip }) => {
   const emptyTarget = async () => {
     const t = await startTestEndpoint(name, { prefix: "export_target", migrate: false });
     targets.push(t);
+    // Starting an endpoint routes the driver to it: the source's Pool must keep reaching the source.
+    configureNeonForLocal(source.endpoint);
     return t;
   };
   const ctx = (over = {}) =>
@@ -155,8 +178,73 @@ describe.each(backends)("encrypted exports on $name", ({ name, skip }) => {
       expect(await countsOf(target.ownerUrl, manifest.tables)).toEqual(
         Object.fromEntries(manifest.tables.map((t) => [`${t.schema}.${t.table}`, t.rows])),
       );
+      // RLS forced and every trigger in the state it had before the load, partitions included.
+      expect(await securityState(target.ownerUrl)).toEqual(await securityState(source.ownerUrl));
+      expect(byName["private.consultas_agenda"]!.rows).toBeGreaterThan(0); // the booking ledger came too
     },
   );
+
+  it.skipIf(skip)(
+    "a COPY that fails or outgrows its page fails the page, and the session goes on",
+    async () => {
+      const pool = new Pool({ connectionString: source.ownerUrl, max: 1 });
+      const client = await pool.connect();
+      try {
+        await expect(
+          copyOut(client, "COPY (SELECT 1 / (g - g) FROM generate_series(1, 3) g) TO STDOUT"),
+        ).rejects.toThrow(/division by zero/);
+        await expect(
+          copyOut(client, "COPY (SELECT repeat('x', 1000) FROM generate_series(1, 100)) TO STDOUT", 10_000),
+        ).rejects.toThrow(/passed 10000 bytes/);
+        expect((await client.query("SELECT 41 + 1 AS n")).rows[0].n).toBe(42);
+        // A table whose forced RLS has no SELECT policy for the exporting role is refused, not skipped.
+        await client.query("BEGIN");
+        await client.query("CREATE TABLE public.sem_politica (id int PRIMARY KEY)");
+        await client.query(
+          "ALTER TABLE public.sem_politica ENABLE ROW LEVEL SECURITY, FORCE ROW LEVEL SECURITY",
+        );
+        const rows = (await client.query(TABLES_SQL)).rows;
+        expect(() => tableSpecs(rows)).toThrow(
+          /public\.sem_politica forces row level security with no SELECT policy/,
+        );
+      } finally {
+        await client.query("ROLLBACK").catch(() => {});
+        client.release();
+        await pool.end();
+      }
+    },
+  );
+
+  it.skipIf(skip)("an R2 failure fails the run with R2's error, leaving no manifest", async () => {
+    const failing = (what: "create" | "part"): FileBucket => ({
+      head: (k) => r2.bucket.head(k),
+      get: (k) => r2.bucket.get(k),
+      put: (k, v, o) => r2.bucket.put(k, v, o),
+      list: (o) => r2.bucket.list(o),
+      delete: (k) => r2.bucket.delete(k),
+      async createMultipartUpload(key, options) {
+        if (what === "create") throw new Error("R2 is down (create)");
+        const upload = await r2.bucket.createMultipartUpload(key, options);
+        return {
+          key: upload.key,
+          uploadId: upload.uploadId,
+          uploadPart: () => Promise.reject(new Error("R2 is down (part)")),
+          complete: (parts) => upload.complete(parts),
+          abort: () => upload.abort(),
+        };
+      },
+    });
+    for (const [what, id] of [
+      ["create", "2026-11-29T01-00-00Z"],
+      ["part", "2026-11-29T02-00-00Z"],
+    ] as const) {
+      const at = `${id.slice(0, 13)}:00:00Z`;
+      await expect(exportsJob.run(ctx({ files: failing(what) }), { at })).rejects.toThrow(
+        `R2 is down (${what})`,
+      );
+      expect(await r2.bucket.head(manifestKey(id))).toBeNull();
+    }
+  });
 
   it.skipIf(skip)("a rerun of the same slot finds the export complete and writes nothing", async () => {
     const before = (await r2.bucket.list({ prefix: `exports/${ID}/` })).objects.map((o) => o.etag).sort();
@@ -278,7 +366,12 @@ describe.each(backends)("encrypted exports on $name", ({ name, skip }) => {
       await bucket.put(`exports/${id}/tables/public.t.copy.gz.enc`, "y");
     }
     await bucket.put("exports/2026-11-27T05-00-00Z/tables/public.t.copy.gz.enc", "partial");
-    const deleted = await applyExportRetention(bucket, { daily: 3, weekly: 2 }, NOW);
+    // Two days on (an incomplete export counts as stale by when its objects were written).
+    const deleted = await applyExportRetention(
+      bucket,
+      { daily: 3, weekly: 2 },
+      new Date(Date.now() + 2 * 86_400_000),
+    );
     const left = await exportIds(bucket);
     // Kept: the 3 newest days with an export (the real one of the 29th, 27, 26) and the newest of
     // 2 ISO weeks (week of Monday 23 Nov: the 29th; week of Monday 16 Nov: the 22nd).

@@ -17,7 +17,7 @@ const ExportSummary = z
   .object({
     id: z.string().openapi({ example: "2026-11-29T04-00-00Z" }),
     created_at: z.string(),
-    status: z.enum(["complete", "incomplete"]),
+    status: z.enum(["complete", "incomplete", "unreadable"]),
     key_id: z.string().nullable(),
     objects: z.number().int(),
     bytes: z.number().int(),
@@ -41,7 +41,8 @@ const listRoute = createRoute({
   description:
     "Admins only. Every export folder in the FILES bucket, newest first: `complete` when its " +
     "manifest was written (restorable with `npm run export:restore`), `incomplete` for a run that " +
-    "failed or is still going (retention removes those after a day). `manifest` is what the " +
+    "failed or is still going (retention removes those a day after their last object), " +
+    "`unreadable` when its manifest does not decrypt with the key of its id. `manifest` is what the " +
     "decrypted manifest says, null when the export is incomplete or encrypted with a key other " +
     "than this worker's EXPORT_KEY (`key_id` says which). 503 when no bucket is bound.",
   security: bearerSecurity,
