@@ -181,6 +181,23 @@ describe.each(backends)("encrypted exports on $name", ({ name, skip }) => {
       // RLS forced and every trigger in the state it had before the load, partitions included.
       expect(await securityState(target.ownerUrl)).toEqual(await securityState(source.ownerUrl));
       expect(byName["private.consultas_agenda"]!.rows).toBeGreaterThan(0); // the booking ledger came too
+      // The restored database enforces what the source did: a second paciente with an existing
+      // email is refused by the restored email keys and the re-enabled triggers.
+      const { client: t, close: closeT } = await openClient(target.ownerUrl, false);
+      try {
+        await t.query("BEGIN");
+        await t.query("SELECT set_config('app.identity', private.token_sistema(), true)");
+        const dup = await t
+          .query(
+            `INSERT INTO pacientes (id, nome, email, fisioterapeuta_id)
+             SELECT gen_random_uuid(), 'Outra Pessoa', email, fisioterapeuta_id FROM pacientes WHERE email IS NOT NULL LIMIT 1`,
+          )
+          .catch((e: { code?: string }) => e);
+        expect((dup as { code?: string }).code).toBe("23505");
+      } finally {
+        await t.query("ROLLBACK").catch(() => {});
+        await closeT();
+      }
     },
   );
 
