@@ -13,7 +13,7 @@ import { init } from "./middleware/init";
 import { requestMetrics } from "./middleware/request-metrics";
 import { registerOpsDashboard } from "./ops/dashboard";
 import { registerV1 } from "./v1";
-import { ANEXO_MAX_BYTES, isAnexoUpload } from "./v1/anexos/limits";
+import { ANEXO_MAX_BYTES, isAnexoUpload, NOME_ARQUIVO_HEADER } from "./v1/anexos/limits";
 
 export const MAX_BODY_BYTES = 256 * 1024;
 
@@ -39,8 +39,25 @@ export function createApp(opts: AppOptions = {}) {
             .map((s: string) => s.trim()) ?? [];
         return allowed.includes(origin) ? origin : null;
       },
-      allowHeaders: ["Authorization", "Content-Type", "X-Request-Id"],
-      exposeHeaders: ["X-Request-Id", "RateLimit-Remaining", "Retry-After", "Content-Disposition"],
+      // X-Nome-Arquivo: an attachment's file name, which must not travel in the URL.
+      // Every request header the API reads: a browser on an allowed origin may send them all.
+      allowHeaders: [
+        "Authorization",
+        "Content-Type",
+        "X-Request-Id",
+        "Idempotency-Key",
+        "If-Match",
+        "If-None-Match",
+        NOME_ARQUIVO_HEADER,
+      ],
+      exposeHeaders: [
+        "X-Request-Id",
+        "RateLimit-Remaining",
+        "Retry-After",
+        "Content-Disposition",
+        "ETag",
+        "Location",
+      ],
       maxAge: 600,
     }),
   );

@@ -1,15 +1,16 @@
 /**
  * `Idempotency-Key` on POST: mobile clients retry, and a retried booking or registration must not
  * happen twice. The first request with a key claims it in Redis (SET NX) and its answer is stored
- * for 24 h; a repeat with the same method, path and body replays that answer
- * (`Idempotent-Replayed: true`), one with another body answers 422 `idempotency_key_reused`, and
- * one that arrives while the first still runs answers 409. Keys are per user. A 5xx or 429 is not
- * stored, so a retry runs again. Without Redis the request runs unprotected, with a warning:
- * Redis is an optimisation, never a dependency.
+ * for 24 h; a repeat with the same method, path and body (for an attachment, the same file name
+ * too) replays that answer (`Idempotent-Replayed: true`), one with another body answers 422
+ * `idempotency_key_reused`, and one that arrives while the first still runs answers 409. Keys are
+ * per user. A 5xx or 429 is not stored, so a retry runs again. Without Redis the request runs
+ * unprotected, with a warning: Redis is an optimisation, never a dependency.
  */
 import type { Context, MiddlewareHandler } from "hono";
 import { ApiError } from "../errors";
 import { sha256Hex } from "../lib/hash";
+import { isAnexoUpload, NOME_ARQUIVO_HEADER } from "./anexos/limits";
 import type { V1Env } from "./context";
 
 export const IDEMPOTENCY_TTL_SECONDS = 24 * 3600;
@@ -34,18 +35,29 @@ interface Stored {
 }
 
 /**
- * Method, path (and query, when there is one) and the body's bytes as they came: read as bytes,
- * not text, so a binary upload's body stays intact for the route (hono caches the first read)
- * and two uploads that differ only in bytes invalid as UTF-8 do not share a fingerprint.
+ * What a repeat must match: method, path and the body's bytes as they came, read as bytes, not
+ * text, so a binary upload's body stays intact for the route (hono caches the first read) and two
+ * uploads that differ only in bytes invalid as UTF-8 do not share a fingerprint. Not the query
+ * string: no POST takes one.
+ *
+ * A JSON body (at most MAX_BODY_BYTES) is hashed after the head, as it always was. An attachment
+ * (up to ANEXO_MAX_BYTES) is hashed where hono holds it, and the fingerprint covers the head, the
+ * X-Nome-Arquivo header as sent (the file's name, part of what is stored) and that digest: no copy
+ * of the body. The scheme follows from method and path, which the head holds, so the two cannot
+ * be confused.
  */
-async function fingerprintBytes(c: Context<V1Env>): Promise<Uint8Array<ArrayBuffer>> {
-  const search = new URL(c.req.url).search;
-  const head = new TextEncoder().encode(`${c.req.method} ${c.req.path}${search}\n`);
+async function fingerprintOf(c: Context<V1Env>): Promise<string> {
+  const head = `${c.req.method} ${c.req.path}\n`;
   const body = new Uint8Array(await c.req.arrayBuffer());
-  const all = new Uint8Array(head.length + body.length);
-  all.set(head);
-  all.set(body, head.length);
-  return all;
+  if (isAnexoUpload(c.req.method, c.req.path)) {
+    const nome = c.req.header(NOME_ARQUIVO_HEADER) ?? null;
+    return sha256Hex(`${head}${JSON.stringify(nome)}\n${await sha256Hex(body)}`);
+  }
+  const headBytes = new TextEncoder().encode(head);
+  const all = new Uint8Array(headBytes.length + body.length);
+  all.set(headBytes);
+  all.set(body, headBytes.length);
+  return sha256Hex(all);
 }
 
 export const idempotency: MiddlewareHandler<V1Env> = async (c, next) => {
@@ -62,7 +74,7 @@ export const idempotency: MiddlewareHandler<V1Env> = async (c, next) => {
     degraded("claim");
     return next();
   }
-  const fingerprint = await sha256Hex(await fingerprintBytes(c));
+  const fingerprint = await fingerprintOf(c);
   const redisKey = `idem:${c.get("auth").userId}:${key}`;
 
   let claimed: unknown;

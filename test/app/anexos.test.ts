@@ -7,12 +7,16 @@
  * - 413 over the size limit (by Content-Length and while streaming), 415 for a type not taken or
  *   bytes that are not of the declared type, 400 for a name with a path or control characters —
  *   and none of these leaves bytes in R2 or a row behind;
+ * - the name travels in X-Nome-Arquivo (percent-encoded UTF-8), never in the URL: `?nome=`, a
+ *   missing header or a malformed encoding answer 400; the name reaches no log line; CORS lets a
+ *   browser send the header; /openapi.json documents it;
  * - every download is audited (who, which attachment; never the name), listing is not;
  * - anonymising the paciente keeps rows and bytes and drops the names;
- * - Idempotency-Key replays an upload; storage missing or unbound answers 503.
+ * - Idempotency-Key replays an upload, and the same key with other bytes or another name is 422;
+ *   storage missing or unbound answers 503.
  */
 import { createHash } from "node:crypto";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import type { Auth } from "../../db/session";
 import { startUpstashRedis, type UpstashRedisEmulator } from "../../dev/upstash-redis";
 import { createApp } from "../../functions/app";
@@ -130,6 +134,8 @@ describe.each(backends)("prontuario attachments on $name", ({ name, skip }) => {
       bytes,
     };
   }
+  /** The file name in X-Nome-Arquivo, percent-encoded as a browser's encodeURIComponent makes it. */
+  const named = (nome: string) => ({ "x-nome-arquivo": encodeURIComponent(nome) });
   const upload = (
     auth: Auth,
     prontuario: string,
@@ -137,11 +143,18 @@ describe.each(backends)("prontuario attachments on $name", ({ name, skip }) => {
     type: string,
     nome: string,
     headers: Record<string, string> = {},
+    bindings = env,
   ) =>
-    call(auth, "POST", `/v1/prontuarios/${prontuario}/anexos?${new URLSearchParams({ nome })}`, {
-      body: bytes as Uint8Array<ArrayBuffer>,
-      headers: { "content-type": type, ...headers },
-    });
+    call(
+      auth,
+      "POST",
+      `/v1/prontuarios/${prontuario}/anexos`,
+      {
+        body: bytes as Uint8Array<ArrayBuffer>,
+        headers: { "content-type": type, ...named(nome), ...headers },
+      },
+      bindings,
+    );
   const download = (auth: Auth, id: string, headers: Record<string, string> = {}) =>
     call(auth, "GET", `/v1/anexos/${id}/conteudo`, { headers });
   /** What R2 holds for a prontuario, and the rows that describe it (the owner's view). */
@@ -239,24 +252,28 @@ describe.each(backends)("prontuario attachments on $name", ({ name, skip }) => {
     "refuses too large (413), wrong types (415) and bad names (400), storing nothing",
     async () => {
       const prontuario = await newProntuario(fx.pacA, fx.fisioA);
-      const path = (nome: string) => `/v1/prontuarios/${prontuario}/anexos?${new URLSearchParams({ nome })}`;
+      const path = `/v1/prontuarios/${prontuario}/anexos`;
       // Declared too large: refused by Content-Length, before a byte is read.
-      const declared = await call(fisioA(), "POST", path("grande.pdf"), {
+      const declared = await call(fisioA(), "POST", path, {
         body: new Uint8Array(PDF),
-        headers: { "content-type": "application/pdf", "content-length": String(ANEXO_MAX_BYTES + 1) },
+        headers: {
+          "content-type": "application/pdf",
+          "content-length": String(ANEXO_MAX_BYTES + 1),
+          ...named("grande.pdf"),
+        },
       });
       expect(declared.status).toBe(413);
       expect(declared.body.error.code).toBe("payload_too_large");
       // Streamed with no Content-Length: refused once it passes the limit.
       const chunk = fileBytes(PDF, 1024 * 1024);
-      const streamed = await call(fisioA(), "POST", path("grande.pdf"), {
+      const streamed = await call(fisioA(), "POST", path, {
         body: new ReadableStream<Uint8Array>({
           start(controller) {
             for (let sent = 0; sent <= ANEXO_MAX_BYTES; sent += chunk.length) controller.enqueue(chunk);
             controller.close();
           },
         }),
-        headers: { "content-type": "application/pdf" },
+        headers: { "content-type": "application/pdf", ...named("grande.pdf") },
       });
       expect(streamed.status).toBe(413);
       expect(streamed.body.error.code).toBe("payload_too_large");
@@ -284,6 +301,103 @@ describe.each(backends)("prontuario attachments on $name", ({ name, skip }) => {
       expect(
         (await upload(fisioA(), prontuario, webp, "image/webp; charset=binary", "foto.webp")).status,
       ).toBe(201);
+    },
+  );
+
+  it.skipIf(skip)(
+    "takes the name from X-Nome-Arquivo only: never from the URL, and never into a log line",
+    async () => {
+      const prontuario = await newProntuario(fx.pacA, fx.fisioA);
+      const png = fileBytes(PNG, 600);
+      const post = (query: string, headers: Record<string, string>) =>
+        call(fisioA(), "POST", `/v1/prontuarios/${prontuario}/anexos${query}`, {
+          body: png as Uint8Array<ArrayBuffer>,
+          headers: { "content-type": "image/png", ...headers },
+        });
+
+      // An old client (the name in ?nome=, no header) hears where the name goes; so does one that
+      // sends both.
+      for (const headers of [{}, named("raio-x.png")]) {
+        const old = await post(`?${new URLSearchParams({ nome: "raio-x.png" })}`, headers);
+        expect(old.status).toBe(400);
+        expect(old.body.error.message).toMatch(/X-Nome-Arquivo header/);
+        expect(old.body.error.details).toEqual([expect.objectContaining({ path: "nome" })]);
+        expect(JSON.stringify(old.body)).not.toContain("raio-x");
+      }
+      const missing = await post("", {});
+      expect(missing.status).toBe(400);
+      expect(missing.body.error.details).toEqual([expect.objectContaining({ path: "x-nome-arquivo" })]);
+      // Not percent-encoded UTF-8: 400 naming the header, the value not echoed.
+      for (const bad of ["%", "100%.png", "%E0%A4%A", "%C3%28.png", "%FF.png", "%D8%00.png"]) {
+        const res = await post("", { "x-nome-arquivo": bad });
+        expect(res.status, bad).toBe(400);
+        expect(res.body.error.details, bad).toEqual([
+          expect.objectContaining({
+            path: "x-nome-arquivo",
+            message: expect.stringMatching(/X-Nome-Arquivo/),
+          }),
+        ]);
+        expect(JSON.stringify(res.body), bad).not.toContain(bad);
+      }
+      // The name is checked once decoded: an encoded separator or control character is still one.
+      for (const raw of ["..%2F..%2Fetc%2Fpasswd", "a%5Cb.png", "nome%00.png", "%2E%2E"]) {
+        const res = await post("", { "x-nome-arquivo": raw });
+        expect(res.status, raw).toBe(400);
+        expect(res.body.error.details, raw).toEqual([expect.objectContaining({ path: "x-nome-arquivo" })]);
+      }
+      // 1 to 200 characters once decoded.
+      for (const [nome, status] of [
+        ["a".repeat(201), 400],
+        ["€".repeat(201), 400],
+        ["a".repeat(200), 201],
+        ["€".repeat(200), 201], // 1800 characters encoded, the longest a valid name takes
+        ["100% 😀 ção %2F.png", 201],
+      ] as const) {
+        const res = await upload(fisioA(), prontuario, png, "image/png", nome);
+        expect(res.status, nome).toBe(status);
+        if (res.status === 201) expect(res.body.nome_arquivo).toBe(nome);
+      }
+      expect(await stored(prontuario)).toMatchObject({ rows: { length: 3 }, objects: { length: 3 } });
+
+      // Nothing the app logs carries the name, at the most verbose level, for a stored upload, a
+      // refused one (415), a failed store (503) and an idempotent one.
+      const nome = "Exame Marta Quintela.png";
+      const lines: string[] = [];
+      const capture = (...args: unknown[]) => void lines.push(args.map(String).join(" "));
+      const spies = [
+        vi.spyOn(console, "log").mockImplementation(capture),
+        vi.spyOn(console, "warn").mockImplementation(capture),
+        vi.spyOn(console, "error").mockImplementation(capture),
+      ];
+      try {
+        const verbose = { ...env, LOG_LEVEL: "debug" };
+        const bucket = r2!.bucket;
+        const failing = {
+          get: bucket.get.bind(bucket),
+          list: bucket.list.bind(bucket),
+          delete: bucket.delete.bind(bucket),
+          put: async () => {
+            throw new Error(`refused ${nome}`);
+          },
+        };
+        const idem = { "idempotency-key": `anexo-${crypto.randomUUID()}` };
+        expect((await upload(fisioA(), prontuario, png, "image/png", nome, idem, verbose)).status).toBe(201);
+        expect((await upload(fisioA(), prontuario, png, "image/png", nome, idem, verbose)).status).toBe(201);
+        expect((await upload(fisioA(), prontuario, png, "application/pdf", nome, {}, verbose)).status).toBe(
+          415,
+        );
+        expect(
+          (await upload(fisioA(), prontuario, png, "image/png", nome, {}, { ...verbose, FILES: failing }))
+            .status,
+        ).toBe(503);
+      } finally {
+        for (const spy of spies) spy.mockRestore();
+      }
+      expect(lines.some((l) => l.includes('"msg":"request"'))).toBe(true);
+      for (const line of lines) {
+        expect(line).not.toMatch(/Marta|Quintela/);
+        expect(line).not.toContain(encodeURIComponent(nome));
+      }
     },
   );
 
@@ -378,35 +492,51 @@ describe.each(backends)("prontuario attachments on $name", ({ name, skip }) => {
         return out;
       },
     };
-    const res = await call(
+    const res = await upload(
       fisioA(),
-      "POST",
-      `/v1/prontuarios/${moving}/anexos?nome=a.pdf`,
+      moving,
+      fileBytes(PDF, 800),
+      "application/pdf",
+      "a.pdf",
+      {},
       {
-        body: fileBytes(PDF, 800) as Uint8Array<ArrayBuffer>,
-        headers: { "content-type": "application/pdf" },
+        ...env,
+        FILES: racing,
       },
-      { ...env, FILES: racing },
     );
     expect(res.status).toBe(404);
     expect(await stored(moving)).toEqual({ objects: [], rows: [] });
   });
 
-  it.skipIf(skip)("Idempotency-Key replays an upload; the same key with other bytes is 422", async () => {
-    const prontuario = await newProntuario(fx.pacA, fx.fisioA);
-    const key = { "idempotency-key": `anexo-${crypto.randomUUID()}` };
-    const bytes = fileBytes(PNG, 3000);
-    const first = await upload(fisioA(), prontuario, bytes, "image/png", "a.png", key);
-    const again = await upload(fisioA(), prontuario, bytes, "image/png", "a.png", key);
-    expect(first.status).toBe(201);
-    expect(again.status).toBe(201);
-    expect(again.headers.get("idempotent-replayed")).toBe("true");
-    expect(again.body).toEqual(first.body);
-    const other = await upload(fisioA(), prontuario, fileBytes(PNG, 3000), "image/png", "a.png", key);
-    expect(other.status).toBe(422);
-    expect(other.body.error.code).toBe("idempotency_key_reused");
-    expect((await stored(prontuario)).rows).toHaveLength(1);
-  });
+  it.skipIf(skip)(
+    "Idempotency-Key replays an upload; the key with other bytes or another name is 422",
+    async () => {
+      const prontuario = await newProntuario(fx.pacA, fx.fisioA);
+      const key = { "idempotency-key": `anexo-${crypto.randomUUID()}` };
+      const bytes = fileBytes(PNG, 3000);
+      const first = await upload(fisioA(), prontuario, bytes, "image/png", "a.png", key);
+      const again = await upload(fisioA(), prontuario, bytes, "image/png", "a.png", key);
+      expect(first.status).toBe(201);
+      expect(again.status).toBe(201);
+      expect(again.headers.get("idempotent-replayed")).toBe("true");
+      expect(again.body).toEqual(first.body);
+      const other = await upload(fisioA(), prontuario, fileBytes(PNG, 3000), "image/png", "a.png", key);
+      expect(other.status).toBe(422);
+      expect(other.body.error.code).toBe("idempotency_key_reused");
+      // The name is part of what is stored: the same bytes under another name are another request.
+      const renamed = await upload(fisioA(), prontuario, bytes, "image/png", "b.png", key);
+      expect(renamed.status).toBe(422);
+      expect(renamed.body.error.code).toBe("idempotency_key_reused");
+      expect((await stored(prontuario)).rows).toHaveLength(1);
+      // A name that decodes the same but was sent otherwise is not the same request either.
+      const reencoded = await upload(fisioA(), prontuario, bytes, "image/png", "", {
+        ...key,
+        "x-nome-arquivo": "%61.png",
+      });
+      expect(reencoded.status).toBe(422);
+      expect((await stored(prontuario)).rows).toHaveLength(1);
+    },
+  );
 
   it.skipIf(skip)("answers 503 when storage lost the bytes or is not bound", async () => {
     const up = await upload(fisioA(), prontuarioA, fileBytes(PNG, 100), "image/png", "perdido.png");
@@ -417,15 +547,40 @@ describe.each(backends)("prontuario attachments on $name", ({ name, skip }) => {
     expect(lost.body.error.code).toBe("service_unavailable");
 
     const { FILES: _, ...unbound } = env;
-    const put = await call(
-      fisioA(),
-      "POST",
-      `/v1/prontuarios/${prontuarioA}/anexos?nome=x.png`,
-      { body: new Uint8Array(PNG), headers: { "content-type": "image/png" } },
-      unbound,
-    );
+    const put = await upload(fisioA(), prontuarioA, new Uint8Array(PNG), "image/png", "x.png", {}, unbound);
     expect(put.status).toBe(503);
     expect(put.body.error.message).toMatch(/not configured/);
     expect((await call(fisioA(), "GET", `/v1/anexos/${up.body.id}/conteudo`, {}, unbound)).status).toBe(503);
+  });
+});
+
+describe("the upload's name header, as clients see it", () => {
+  const app = createApp();
+
+  it("is documented in /openapi.json, and no query parameter is", async () => {
+    const doc = (await (await requestApp(app, "/openapi.json")).json()) as Json;
+    const op = doc.paths["/v1/prontuarios/{id}/anexos"].post;
+    const params = op.parameters as Json[];
+    expect(params.find((p) => p.name === "x-nome-arquivo")).toMatchObject({
+      in: "header",
+      required: true,
+      schema: { type: "string", maxLength: 1800 },
+    });
+    expect(params.filter((p) => p.in === "query")).toEqual([]);
+    expect(op.description).toMatch(/X-Nome-Arquivo/);
+  });
+
+  it("may be sent by a browser from an allowed origin (CORS preflight)", async () => {
+    const res = await requestApp(app, `/v1/prontuarios/${crypto.randomUUID()}/anexos`, {
+      method: "OPTIONS",
+      headers: {
+        origin: IN_PROCESS_ENV.CORS_ORIGINS!,
+        "access-control-request-method": "POST",
+        "access-control-request-headers": "authorization, content-type, x-nome-arquivo",
+      },
+    });
+    expect(res.status).toBe(204);
+    expect(res.headers.get("access-control-allow-origin")).toBe(IN_PROCESS_ENV.CORS_ORIGINS);
+    expect((res.headers.get("access-control-allow-headers") ?? "").toLowerCase()).toContain("x-nome-arquivo");
   });
 });

@@ -100,8 +100,17 @@ describe("CORS and body limits", () => {
     expect(res.headers.get("access-control-allow-origin")).toBe("https://app.fisioflow.example");
     expect(res.headers.get("access-control-allow-methods")).toContain("POST");
     const allowed = (res.headers.get("access-control-allow-headers") ?? "").toLowerCase();
-    expect(allowed).toContain("authorization");
-    expect(allowed).toContain("content-type");
+    // Every request header the API reads (retries, conditional requests, attachment names).
+    for (const h of [
+      "authorization",
+      "content-type",
+      "idempotency-key",
+      "if-match",
+      "if-none-match",
+      "x-nome-arquivo",
+    ])
+      expect(allowed.split(/\s*,\s*/), h).toContain(h);
+    expect((res.headers.get("access-control-expose-headers") ?? "").toLowerCase()).toContain("etag");
     expect(res.headers.get("access-control-max-age")).toBe("600");
   });
 

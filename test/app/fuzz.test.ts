@@ -116,6 +116,17 @@ describe.each(backends)("fuzzing every operation on $name", ({ name, skip }) => 
     ),
     { maxKeys: 4 },
   );
+  // The upload's file name header: well encoded (any text, so separators, controls and lengths
+  // too), malformed percent-encoding, or raw printable ASCII (a header value cannot be more).
+  const nomeArquivoArb = fc.oneof(
+    fc.string({ maxLength: 40 }).map(encodeURIComponent),
+    fc.string({ unit: "grapheme", maxLength: 210 }).map(encodeURIComponent),
+    fc.constantFrom("%", "%E0%A4%A", "%C3%28", "%FF", "..%2F..", "%00", "", "exame.pdf"),
+    fc.string({
+      unit: fc.integer({ min: 0x20, max: 0x7e }).map((c) => String.fromCharCode(c)),
+      maxLength: 40,
+    }),
+  );
   const roleArb = fc.constantFrom<AppRole | null | "garbage">(
     "admin",
     "fisioterapeuta",
@@ -139,6 +150,7 @@ describe.each(backends)("fuzzing every operation on $name", ({ name, skip }) => 
             fc.record({
               "if-match": fc.option(fc.string({ maxLength: 30 }), { nil: undefined }),
               "idempotency-key": fc.option(fc.string({ maxLength: 30 }), { nil: undefined }),
+              "x-nome-arquivo": fc.option(nomeArquivoArb, { nil: undefined }),
               "content-type": fc.constantFrom(
                 "application/json",
                 "text/plain",

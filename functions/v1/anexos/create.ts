@@ -1,4 +1,5 @@
 import { createRoute, type OpenAPIHono, z } from "@hono/zod-openapi";
+import type { MiddlewareHandler } from "hono";
 import { isConnectionException, pgError } from "../../../db/errors";
 import { ANEXO_PRONTUARIO_VISIVEL, type AnexoRow, INSERT_ANEXO } from "../../../db/queries/anexos";
 import { DatabaseUnavailableError } from "../../../db/resilience";
@@ -7,11 +8,32 @@ import { ApiError } from "../../errors";
 import { sha256Hex } from "../../lib/hash";
 import type { V1Env } from "../context";
 import { allowRoles } from "../guards";
-import { bearerSecurity, errorResponses, IdempotencyKeyHeader, IdParam } from "../openapi";
-import { ANEXO_CONTENT_TYPES, ANEXO_MAX_BYTES, anexoContentType, matchesMagic } from "./limits";
-import { Anexo, toAnexo, UploadAnexoQuery } from "./schema";
+import { bearerSecurity, errorResponses, IdParam } from "../openapi";
+import {
+  ANEXO_CONTENT_TYPES,
+  ANEXO_MAX_BYTES,
+  anexoContentType,
+  matchesMagic,
+  NOME_ARQUIVO_HEADER,
+} from "./limits";
+import { Anexo, toAnexo, UploadAnexoHeaders } from "./schema";
 
 const binary = { schema: z.string().openapi({ format: "binary" }) };
+
+/**
+ * The name used to travel as `?nome=`: refused, so an old client notices instead of uploading
+ * names into URLs. The message names the parameter, never echoes its value.
+ */
+const refuseNomeInQuery: MiddlewareHandler<V1Env> = async (c, next) => {
+  if (c.req.query("nome") !== undefined) {
+    throw new ApiError(
+      "bad_request",
+      `Send the file name in the ${NOME_ARQUIVO_HEADER} header (percent-encoded UTF-8), not in ?nome=`,
+      [{ path: "nome", message: `moved to the ${NOME_ARQUIVO_HEADER} header`, code: "custom" }],
+    );
+  }
+  await next();
+};
 
 const route = createRoute({
   method: "post",
@@ -20,15 +42,19 @@ const route = createRoute({
   summary: "Attach a file (exam PDF or image) to a prontuario",
   description:
     "The body is the file itself, its type in `Content-Type` (PDF, JPEG, PNG or WebP; the bytes " +
-    `must be of that type, else 415) and its name in \`?nome=\`; at most ${ANEXO_MAX_BYTES} bytes ` +
-    "(413). The paciente's fisioterapeuta attaches, in their own name; a prontuario the caller may " +
-    "not see answers 404. Attachments are never changed or deleted (anonymising the paciente " +
-    "clears their names). The answer describes the file; download it from `Location`.",
+    `must be of that type, else 415) and its name in the \`${NOME_ARQUIVO_HEADER}\` header, ` +
+    "percent-encoded as UTF-8 (`encodeURIComponent`); never in the URL, which logs and browser " +
+    `history keep (a \`?nome=\` answers 400). At most ${ANEXO_MAX_BYTES} bytes (413). The ` +
+    "paciente's fisioterapeuta attaches, in their own name; a prontuario the caller may not see " +
+    "answers 404. Attachments are never changed or deleted (anonymising the paciente clears " +
+    "their names). The answer describes the file; download it from `Location`. With " +
+    "`Idempotency-Key`, a repeat must send the same bytes and the same name.",
   security: bearerSecurity,
+  // Before the validators: an old client's `?nome=` (and no header) hears where the name goes.
+  middleware: [refuseNomeInQuery],
   request: {
     params: IdParam,
-    query: UploadAnexoQuery,
-    headers: IdempotencyKeyHeader,
+    headers: UploadAnexoHeaders,
     body: {
       required: true,
       content: Object.fromEntries(ANEXO_CONTENT_TYPES.map((t) => [t, binary])),
@@ -50,7 +76,8 @@ export function registerCreateAnexo(app: OpenAPIHono<V1Env>) {
     allowRoles(c.get("auth"), "fisioterapeuta");
     // Lower case, as PostgreSQL prints a uuid: the key must be 'anexos/' || prontuario_id || '/' || id.
     const prontuarioId = c.req.valid("param").id.toLowerCase();
-    const { nome } = c.req.valid("query");
+    // Decoded and checked by UploadAnexoHeaders. Never logged: it may name the paciente.
+    const nome = c.req.valid("header")["x-nome-arquivo"];
     const contentType = anexoContentType(c.req.header("content-type"));
     if (!contentType) {
       throw new ApiError(

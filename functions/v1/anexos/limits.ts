@@ -1,7 +1,7 @@
 /**
  * What an attachment may be: its size, its types, and the bytes each type starts with. Kept apart
  * from the routes because the app's body-limit middleware (functions/app.ts) needs the upload's
- * limit and path before any route runs.
+ * limit and path before any route runs (and CORS and the idempotency fingerprint its name header).
  */
 
 /** 10 MiB: an exam PDF or a phone photo. The database allows up to 100 MiB (0018). */
@@ -13,6 +13,13 @@ const UPLOAD_PATH = /^\/v1\/prontuarios\/[^/]+\/anexos$/;
 export function isAnexoUpload(method: string, path: string): boolean {
   return method === "POST" && UPLOAD_PATH.test(path);
 }
+
+/**
+ * The request header that carries the upload's file name, percent-encoded as UTF-8 (what
+ * encodeURIComponent makes). A header, not the query string: names may name the paciente, and
+ * URLs end up in logs and browser history that anonymisation cannot reach.
+ */
+export const NOME_ARQUIVO_HEADER = "X-Nome-Arquivo";
 
 export const ANEXO_CONTENT_TYPES = ["application/pdf", "image/jpeg", "image/png", "image/webp"] as const;
 export type AnexoContentType = (typeof ANEXO_CONTENT_TYPES)[number];

@@ -3,7 +3,8 @@
  */
 import { z } from "@hono/zod-openapi";
 import type { AnexoRow } from "../../../db/queries/anexos";
-import { ANEXO_CONTENT_TYPES } from "./limits";
+import { IdempotencyKeyHeader } from "../openapi";
+import { ANEXO_CONTENT_TYPES, NOME_ARQUIVO_HEADER } from "./limits";
 
 export const Anexo = z
   .object({
@@ -39,18 +40,51 @@ export const AnexoPage = z
 // "fdp.exe" display as one ending in "exe.pdf".
 const UNSAFE_IN_NAME = /[\p{Cc}\u202a-\u202e\u2066-\u2069]/u;
 
-export const UploadAnexoQuery = z.object({
-  nome: z
+/** The file's name once decoded: what the table keeps and the download's Content-Disposition shows. */
+const NomeArquivo = z
+  .string()
+  .min(1)
+  .max(200)
+  .refine((s) => !/[/\\]/.test(s), "must not contain / or \\")
+  .refine((s) => !UNSAFE_IN_NAME.test(s), "must not contain control characters")
+  .refine((s) => s.trim() !== "" && !/^\.+$/.test(s.trim()), "must name a file");
+
+/**
+ * The longest encodeURIComponent makes of a valid name: a UTF-16 unit of a BMP character takes at
+ * most three UTF-8 bytes, nine characters (`€` is `%E2%82%AC`); an astral one, two units for
+ * twelve characters. Refused before decoding anything longer.
+ */
+const MAX_ENCODED_NAME = 200 * 9;
+
+/**
+ * The upload's headers: its file name in X-Nome-Arquivo, never in the URL (file names may name the
+ * paciente, and URLs end up in Workers Logs, proxy logs and browser history, where anonymisation
+ * cannot reach them). Percent-encoded UTF-8, since header values are ASCII; decoded here, so
+ * `c.req.valid("header")["x-nome-arquivo"]` is the name itself.
+ */
+export const UploadAnexoHeaders = IdempotencyKeyHeader.extend({
+  // Lower case: hono hands the header validator lower-cased names.
+  "x-nome-arquivo": z
     .string()
-    .min(1)
-    .max(200)
-    .refine((s) => !/[/\\]/.test(s), "must not contain / or \\")
-    .refine((s) => !UNSAFE_IN_NAME.test(s), "must not contain control characters")
-    .refine((s) => s.trim() !== "" && !/^\.+$/.test(s.trim()), "must name a file")
+    .max(MAX_ENCODED_NAME)
+    .transform((encoded, ctx) => {
+      try {
+        return decodeURIComponent(encoded);
+      } catch {
+        ctx.addIssue({
+          code: "custom",
+          message: `${NOME_ARQUIVO_HEADER} must be the file name percent-encoded as UTF-8 (encodeURIComponent)`,
+        });
+        return z.NEVER;
+      }
+    })
+    .pipe(NomeArquivo)
     .openapi({
-      param: { name: "nome", in: "query" },
-      description: "The file's name (1 to 200 characters, no path separators or control characters)",
-      example: "raio-x-joelho.pdf",
+      param: { name: "x-nome-arquivo", in: "header" },
+      description:
+        "The file's name, percent-encoded as UTF-8 (what `encodeURIComponent` makes): 1 to 200 " +
+        "characters once decoded, no path separators or control characters. Never in the URL.",
+      example: "raio-x%20joelho%20direito.pdf",
     }),
 });
 
