@@ -5,13 +5,15 @@
  *   export disk:  the same with SINK_DIR instead of R2_PERSIST: the objects go to files through a
  *                 multipart sink, so neither wrangler nor miniflare is loaded in this process and
  *                 the heap cap can be a Worker's 128 MB
- *   restore:      R2_PERSIST, EXPORT_ID, TARGET_URL
+ *   restore:      EXPORT_ID, TARGET_URL and R2_PERSIST, or SINK_DIR (the disk export's files, read as
+ *                 `npm run export:restore -- --dir` reads them)
  */
-import { createWriteStream, mkdirSync } from "node:fs";
+import { createWriteStream, mkdirSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { LOCAL } from "../../dev/config";
 import { configureNeonForLocal } from "../../dev/neon/client";
 import { parseExportKey } from "../../jobs/exports/crypto";
+import { directoryBucket } from "../../jobs/exports/dir-bucket";
 import { exportTables } from "../../jobs/exports/export";
 import { restoreExport } from "../../jobs/exports/restore";
 import { withOwnerLock } from "../../jobs/owner-session";
@@ -55,7 +57,10 @@ function diskSink(root: string): FileBucket {
         abort: async () => void out.destroy(),
       };
     },
-    async put() {
+    async put(key, value) {
+      const path = join(root, key);
+      mkdirSync(dirname(path), { recursive: true });
+      writeFileSync(path, new Uint8Array(value as ArrayBuffer));
       return null;
     },
     head: async () => null,
@@ -67,7 +72,7 @@ function diskSink(root: string): FileBucket {
 
 let bucket: FileBucket;
 let dispose = async () => {};
-if (env.SINK_DIR) bucket = diskSink(env.SINK_DIR);
+if (env.SINK_DIR) bucket = mode === "restore" ? directoryBucket(env.SINK_DIR) : diskSink(env.SINK_DIR);
 else {
   const { getPlatformProxy } = await import("wrangler");
   const proxy = await getPlatformProxy<Record<string, unknown>>({
