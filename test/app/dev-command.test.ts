@@ -13,7 +13,9 @@ import { json } from "../harness/http";
 const backends = await testBackends();
 
 describe.each(backends)("npm run dev on $name", ({ name, skip }) => {
-  const base = 20_000 + Math.floor(Math.random() * 20_000);
+  // Below Linux's ephemeral range (32768-60999), where every other test's port-0 listener and
+  // outgoing connection lands: a fixed port there collided with one now and then.
+  const base = 20_000 + Math.floor(Math.random() * 12_000);
   const ports = { neon: base, redis: base + 1, qstash: base + 2, worker: base + 3 };
   const database = `fisioflow_dev_${process.pid}`;
   const overrides = {
