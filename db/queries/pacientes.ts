@@ -110,7 +110,9 @@ SELECT jsonb_build_object(
   'prescricoes', coalesce((SELECT jsonb_agg(to_jsonb(x) || jsonb_build_object('exercicio_nome', e.nome)
                                             ORDER BY x.inicio, x.id)
                              FROM public.prescricoes x JOIN public.exercicios e ON e.id = x.exercicio_id
-                            WHERE x.paciente_id = $1), '[]'::jsonb)
+                            WHERE x.paciente_id = $1), '[]'::jsonb),
+  'anexos', coalesce((SELECT jsonb_agg(to_jsonb(a) - 'r2_key' ORDER BY a.created_at, a.id)
+                        FROM public.anexos a WHERE a.paciente_id = $1), '[]'::jsonb)
 ) AS doc`;
 
 export const EXPORT_AUDIT = `

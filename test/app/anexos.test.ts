@@ -435,8 +435,15 @@ describe.each(backends)("prontuario attachments on $name", ({ name, skip }) => {
     const bytes = fileBytes(PDF, 5000);
     const up = await upload(fisioA(), prontuario, bytes, "application/pdf", "Helena Prado - RM.pdf");
     expect(up.status).toBe(201);
+    // The LGPD export lists the attachment (never its storage key), name included until anonymised.
+    const lgpd = async () => (await call(admin, "GET", `/v1/pacientes/${paciente}/export`)).body.anexos;
+    // As stored (timestamps in PostgreSQL's JSON form, like the export's other records).
+    const { created_at: _when, ...meta } = up.body;
+    expect(await lgpd()).toEqual([expect.objectContaining({ ...meta, paciente_id: paciente })]);
+    expect((await lgpd())[0]).not.toHaveProperty("r2_key");
     const anon = await call(admin, "POST", `/v1/pacientes/${paciente}/anonymize`);
     expect(anon.status).toBe(200);
+    expect(await lgpd()).toEqual([expect.objectContaining({ id: up.body.id, nome_arquivo: null })]);
 
     const list = await call(fisioA(), "GET", `/v1/prontuarios/${prontuario}/anexos`);
     expect(list.body.data).toEqual([{ ...up.body, nome_arquivo: null }]);

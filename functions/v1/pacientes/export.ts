@@ -13,6 +13,8 @@ const PacienteExport = z
     consultas: z.array(StoredRow),
     prontuarios: z.array(StoredRow),
     prescricoes: z.array(StoredRow),
+    /** The attachments' metadata (the storage key left out); the bytes: GET /v1/anexos/{id}/conteudo. */
+    anexos: z.array(StoredRow),
   })
   .openapi("PacienteExport");
 
@@ -23,7 +25,9 @@ const route = createRoute({
   summary: "All of a paciente's data as one JSON document (LGPD)",
   description:
     "For an admin, or the paciente for self. Every record as stored, clinical ones included; the " +
-    "read of the prontuarios is written to the audit log like any other.",
+    "read of the prontuarios is written to the audit log like any other. `anexos` lists the " +
+    "attachments' metadata (file name, type, size, SHA-256); the paciente downloads each file with " +
+    "GET /v1/anexos/{id}/conteudo.",
   security: bearerSecurity,
   request: { params: IdParam },
   responses: {
