@@ -11,7 +11,7 @@
  * cloud's values (.dev.vars.example, .dev.vars).
  */
 import { getPlatformProxy } from "wrangler";
-import { parseExportKey } from "../jobs/exports/crypto";
+import { keyLookup, parseExportKey } from "../jobs/exports/crypto";
 import { directoryBucket } from "../jobs/exports/dir-bucket";
 import { listExports } from "../jobs/exports/list";
 import { restoreExport } from "../jobs/exports/restore";
@@ -37,7 +37,7 @@ run("export:restore", async () => {
   }
   const vars = { ...loadDevVars(), ...process.env } as Record<string, string | undefined>;
   const key = vars.EXPORT_KEY ? parseExportKey(vars.EXPORT_KEY_ID ?? "k1", vars.EXPORT_KEY) : null;
-  const keys = (kid: string) => (key && key.id === kid ? key.key : undefined);
+  const keys = keyLookup(key);
 
   const dir = arg("dir");
   let bucket: FileBucket;

@@ -12,7 +12,7 @@ import { createWriteStream, mkdirSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { LOCAL } from "../../dev/config";
 import { configureNeonForLocal } from "../../dev/neon/client";
-import { parseExportKey } from "../../jobs/exports/crypto";
+import { keyLookup, parseExportKey } from "../../jobs/exports/crypto";
 import { directoryBucket } from "../../jobs/exports/dir-bucket";
 import { exportTables } from "../../jobs/exports/export";
 import { restoreExport } from "../../jobs/exports/restore";
@@ -109,7 +109,7 @@ if (mode === "export") {
   const r = await restoreExport({
     bucket,
     id: env.EXPORT_ID!,
-    keys: (kid) => (kid === key.id ? key.key : undefined),
+    keys: keyLookup(key),
     targetUrl: env.TARGET_URL!,
     identityKey: LOCAL.identityKey,
   });

@@ -16,17 +16,30 @@ export interface RetentionPolicy {
 
 export const DEFAULT_RETENTION: RetentionPolicy = { daily: 7, weekly: 4 };
 
-/** `backup/2026-11-29T03-00-00Z`: sortable, and a valid Neon branch name (no colons). */
+/**
+ * A time as a name: `2026-11-29T03-00-00Z` (sortable, no colons, so a valid Neon branch name and
+ * R2 key). The backup branches and the exports (jobs/exports) are named this way.
+ */
+export function timeName(at: Date): string {
+  return `${at.toISOString().slice(0, 19).replace(/:/g, "-")}Z`;
+}
+
+/** The time a timeName names, or null for anything else. */
+export function nameTime(name: string): Date | null {
+  const m = /^(\d{4}-\d{2}-\d{2})T(\d{2})-(\d{2})-(\d{2})Z$/.exec(name);
+  if (!m) return null;
+  const d = new Date(`${m[1]}T${m[2]}:${m[3]}:${m[4]}Z`);
+  return Number.isNaN(d.getTime()) ? null : d;
+}
+
+/** `backup/2026-11-29T03-00-00Z`. */
 export function backupName(at: Date): string {
-  return `${BACKUP_PREFIX}${at.toISOString().slice(0, 19).replace(/:/g, "-")}Z`;
+  return `${BACKUP_PREFIX}${timeName(at)}`;
 }
 
 /** The time a backup branch was named for, or null for a branch that is not a backup. */
 export function backupTime(name: string): Date | null {
-  const m = /^backup\/(\d{4}-\d{2}-\d{2})T(\d{2})-(\d{2})-(\d{2})Z$/.exec(name);
-  if (!m) return null;
-  const d = new Date(`${m[1]}T${m[2]}:${m[3]}:${m[4]}Z`);
-  return Number.isNaN(d.getTime()) ? null : d;
+  return name.startsWith(BACKUP_PREFIX) ? nameTime(name.slice(BACKUP_PREFIX.length)) : null;
 }
 
 function validate(policy: RetentionPolicy): void {

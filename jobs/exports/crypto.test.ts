@@ -1,9 +1,9 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { decryptStream, ExportIntegrityError, encryptStream, parseExportKey } from "./crypto";
+import { decryptStream, ExportIntegrityError, encryptStream, keyLookup, parseExportKey } from "./crypto";
 
 const KEY = parseExportKey("k1", Buffer.alloc(32, 1).toString("base64"));
-const keys = (kid: string) => (kid === "k1" ? KEY.key : undefined);
+const keys = keyLookup(KEY);
 
 async function collect(stream: ReadableStream<Uint8Array>): Promise<Uint8Array> {
   return new Uint8Array(await new Response(stream).arrayBuffer());

@@ -26,18 +26,24 @@ export interface ExportSummary {
     | null;
 }
 
+/** Every page of a listing (R2 lists at most 1000 keys a call). */
+async function* pages(bucket: FileBucket, options: { prefix: string; delimiter?: string }) {
+  let cursor: string | undefined;
+  do {
+    const page = await bucket.list({ ...options, cursor });
+    yield page;
+    cursor = page.truncated ? page.cursor : undefined;
+  } while (cursor);
+}
+
 /** Every export folder in the bucket (ids only), oldest first. */
 export async function exportIds(bucket: FileBucket): Promise<string[]> {
   const ids: string[] = [];
-  let cursor: string | undefined;
-  do {
-    const page = await bucket.list({ prefix: EXPORTS_PREFIX, delimiter: "/", cursor });
+  for await (const page of pages(bucket, { prefix: EXPORTS_PREFIX, delimiter: "/" }))
     for (const p of page.delimitedPrefixes) {
       const id = p.slice(EXPORTS_PREFIX.length).replace(/\/$/, "");
       if (exportTime(id)) ids.push(id);
     }
-    cursor = page.truncated ? page.cursor : undefined;
-  } while (cursor);
   return ids.sort();
 }
 
@@ -46,12 +52,8 @@ async function objectsOf(
   id: string,
 ): Promise<{ key: string; size: number; uploaded: Date }[]> {
   const out: { key: string; size: number; uploaded: Date }[] = [];
-  let cursor: string | undefined;
-  do {
-    const page = await bucket.list({ prefix: `${EXPORTS_PREFIX}${id}/`, cursor });
+  for await (const page of pages(bucket, { prefix: `${EXPORTS_PREFIX}${id}/` }))
     out.push(...page.objects.map((o) => ({ key: o.key, size: o.size, uploaded: new Date(o.uploaded) })));
-    cursor = page.truncated ? page.cursor : undefined;
-  } while (cursor);
   return out;
 }
 
@@ -103,7 +105,8 @@ const INCOMPLETE_GRACE_MS = 24 * 3600_000;
 /**
  * Retention, as for backup branches (jobs/backups/retention.ts): of the complete exports, the
  * newest of each of the last `daily` days and `weekly` ISO weeks stay; the rest, and incomplete
- * exports a day old, are deleted object by object. Returns the ids deleted.
+ * exports whose last object is a day old, are deleted object by object. The export job calls it
+ * under its lock, so it never races a run. Returns the ids deleted.
  */
 export async function applyExportRetention(
   bucket: FileBucket,

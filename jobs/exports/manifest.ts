@@ -1,25 +1,21 @@
 import { z } from "zod";
+import { nameTime, timeName } from "../backups/retention";
 
 /**
  * Where an export lives in the bucket and what its manifest says. An export is a folder
  * `exports/<id>/` named for its UTC time (`2026-11-29T04-00-00Z`, like backup branches): one
  * encrypted object per table and, written last, the encrypted manifest. An export without a
  * manifest is incomplete (a run that failed or is still going): never restored, and removed by
- * retention once a day old.
+ * retention once its last object is a day old.
  */
 
 export const EXPORTS_PREFIX = "exports/";
 export const EXPORT_FORMAT = "fisioflow-export/1";
 
-export const exportId = (at: Date) => `${at.toISOString().slice(0, 19).replace(/:/g, "-")}Z`;
-
+/** An export's id: its slot as a name (the backup branches' form, without their prefix). */
+export const exportId = timeName;
 /** The time an export id was named for, or null for anything else. */
-export function exportTime(id: string): Date | null {
-  const m = /^(\d{4}-\d{2}-\d{2})T(\d{2})-(\d{2})-(\d{2})Z$/.exec(id);
-  if (!m) return null;
-  const d = new Date(`${m[1]}T${m[2]}:${m[3]}:${m[4]}Z`);
-  return Number.isNaN(d.getTime()) ? null : d;
-}
+export const exportTime = nameTime;
 
 export const manifestKey = (id: string) => `${EXPORTS_PREFIX}${id}/manifest.enc`;
 export const tableKey = (id: string, schema: string, table: string) =>

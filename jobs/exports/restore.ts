@@ -18,7 +18,7 @@ import { from as copyFrom, to as copyTo } from "pg-copy-streams";
 import type { IdentityKey } from "../../db/identity";
 import { listMigrations, MIGRATIONS_DIR, migrate } from "../../db/migrate";
 import type { FileBucket } from "../storage/bucket";
-import { orderedSelect, qi, qualified, type TableSpec } from "./copy";
+import { countRows, orderedSelect, qi, qualified, type TableSpec } from "./copy";
 import { decryptStream } from "./crypto";
 import { readManifest } from "./export";
 import type { Manifest, ManifestTable } from "./manifest";
@@ -204,7 +204,7 @@ async function checksum(client: pg.Client, t: ManifestTable): Promise<{ rows: nu
     new Writable({
       write(chunk: Buffer, _enc, done) {
         hash.update(chunk);
-        for (let i = chunk.indexOf(10); i !== -1; i = chunk.indexOf(10, i + 1)) rows++;
+        rows += countRows(chunk);
         done();
       },
     }),

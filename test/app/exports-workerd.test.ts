@@ -4,6 +4,7 @@
  * them), delivered as QStash delivers it, and its export listed by GET /v1/ops/exports.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { exportId } from "../../jobs/exports/manifest";
 import { tokenFor } from "../harness/auth";
 import { testBackends } from "../harness/backends";
 import { type Cloud, startCloud, TEST_JWT_SECRET } from "../harness/cloud";
@@ -30,7 +31,7 @@ describe.each(backends)("the export job in workerd on $name", ({ name, skip }) =
       ),
     );
     const at = new Date(Math.floor(Date.now() / 1000) * 1000 - 60_000);
-    const id = `${at.toISOString().slice(0, 19).replace(/:/g, "-")}Z`;
+    const id = exportId(at);
     const url = `${cloud.workerUrl}/jobs/exports`;
     const body = JSON.stringify({ at: at.toISOString() });
     const res = await fetch(url, {

@@ -19,7 +19,7 @@ import { LOCAL } from "../../dev/config";
 import { configureNeonForLocal } from "../../dev/neon/client";
 import { createApp } from "../../functions/app";
 import { copyOut, TABLES_SQL, tableSpecs } from "../../jobs/exports/copy";
-import { parseExportKey } from "../../jobs/exports/crypto";
+import { keyLookup, parseExportKey } from "../../jobs/exports/crypto";
 import { readManifest } from "../../jobs/exports/export";
 import { exportsJob } from "../../jobs/exports/index";
 import { applyExportRetention, exportIds } from "../../jobs/exports/list";
@@ -39,7 +39,7 @@ import { startR2, type TestR2 } from "../harness/r2";
 
 const backends = await testBackends();
 const KEY = parseExportKey("test", Buffer.alloc(32, 7).toString("base64"));
-const keys = (kid: string) => (kid === KEY.id ? KEY.key : undefined);
+const keys = keyLookup(KEY);
 const NOW = new Date("2026-11-29T04:00:30Z");
 const ID = "2026-11-29T04-00-00Z";
 

@@ -4,7 +4,7 @@
  * lost); each manifest is decrypted with this worker's EXPORT_KEY to show what it holds.
  */
 import { createRoute, type OpenAPIHono, z } from "@hono/zod-openapi";
-import { parseExportKey } from "../../../jobs/exports/crypto";
+import { keyLookup, parseExportKey } from "../../../jobs/exports/crypto";
 import { listExports } from "../../../jobs/exports/list";
 import { filesBucket } from "../../../jobs/storage/bucket";
 import { ApiError } from "../../errors";
@@ -63,7 +63,7 @@ export function registerExports(app: OpenAPIHono<V1Env>) {
     if (!bucket) throw new ApiError("service_unavailable", "No R2 bucket is bound (FILES)");
     const env = c.get("env");
     const key = env.EXPORT_KEY ? parseExportKey(env.EXPORT_KEY_ID, env.EXPORT_KEY) : null;
-    const data = await listExports(bucket, (kid) => (key?.id === kid ? key.key : undefined));
+    const data = await listExports(bucket, keyLookup(key));
     return c.json({ data }, 200);
   });
 }
