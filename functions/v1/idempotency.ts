@@ -1,8 +1,8 @@
 /**
  * `Idempotency-Key` on POST: mobile clients retry, and a retried booking or registration must not
  * happen twice. The first request with a key claims it in Redis (SET NX) and its answer is stored
- * for 24 h; a repeat with the same method, path and body (for an attachment, the same file name
- * too) replays that answer (`Idempotent-Replayed: true`), one with another body answers 422
+ * for 24 h; a repeat with the same method, path and body (and content headers: an attachment's
+ * file name) replays that answer (`Idempotent-Replayed: true`), one with another body answers 422
  * `idempotency_key_reused`, and one that arrives while the first still runs answers 409. Keys are
  * per user. A 5xx or 429 is not stored, so a retry runs again. Without Redis the request runs
  * unprotected, with a warning: Redis is an optimisation, never a dependency.
@@ -10,7 +10,7 @@
 import type { Context, MiddlewareHandler } from "hono";
 import { ApiError } from "../errors";
 import { sha256Hex } from "../lib/hash";
-import { isAnexoUpload, NOME_ARQUIVO_HEADER } from "./anexos/limits";
+import { NOME_ARQUIVO_HEADER } from "./anexos/limits";
 import type { V1Env } from "./context";
 
 export const IDEMPOTENCY_TTL_SECONDS = 24 * 3600;
@@ -35,24 +35,27 @@ interface Stored {
 }
 
 /**
- * What a repeat must match: method, path and the body's bytes as they came, read as bytes, not
- * text, so a binary upload's body stays intact for the route (hono caches the first read) and two
- * uploads that differ only in bytes invalid as UTF-8 do not share a fingerprint. Not the query
- * string: no POST takes one.
+ * Request headers that carry part of what a POST asks for, beside its body: an upload's file name
+ * (functions/v1/anexos). A repeat must send them alike.
+ */
+const CONTENT_HEADERS = [NOME_ARQUIVO_HEADER] as const;
+
+/**
+ * What a repeat must match: method, path, the content headers and the body's bytes as they came,
+ * read as bytes, not text, so a binary upload's body stays intact for the route (hono caches the
+ * first read) and two uploads that differ only in bytes invalid as UTF-8 do not share a
+ * fingerprint. Not the query string: no POST takes one.
  *
- * A JSON body (at most MAX_BODY_BYTES) is hashed after the head, as it always was. An attachment
- * (up to ANEXO_MAX_BYTES) is hashed where hono holds it, and the fingerprint covers the head, the
- * X-Nome-Arquivo header as sent (the file's name, part of what is stored) and that digest: no copy
- * of the body. The scheme follows from method and path, which the head holds, so the two cannot
- * be confused.
+ * Without content headers (every JSON POST) the body is hashed after the head, as it always was.
+ * With them, the fingerprint covers the head, the headers as sent and the body's digest, taken
+ * where hono holds the body: an upload (up to ANEXO_MAX_BYTES) is never copied.
  */
 async function fingerprintOf(c: Context<V1Env>): Promise<string> {
   const head = `${c.req.method} ${c.req.path}\n`;
   const body = new Uint8Array(await c.req.arrayBuffer());
-  if (isAnexoUpload(c.req.method, c.req.path)) {
-    const nome = c.req.header(NOME_ARQUIVO_HEADER) ?? null;
-    return sha256Hex(`${head}${JSON.stringify(nome)}\n${await sha256Hex(body)}`);
-  }
+  const sent = CONTENT_HEADERS.map((h) => c.req.header(h) ?? null);
+  if (sent.some((v) => v !== null))
+    return sha256Hex(`${head}${JSON.stringify(sent)}\n${await sha256Hex(body)}`);
   const headBytes = new TextEncoder().encode(head);
   const all = new Uint8Array(headBytes.length + body.length);
   all.set(headBytes);
